@@ -1,0 +1,185 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The project root: tools live in its git-ignored `.tools/` folder. */
+export const projectRoot = resolve(import.meta.dirname, '../../..');
+export const toolsDir = process.env.FAULTLINE_TOOLS_DIR ?? join(projectRoot, '.tools');
+
+/** Every real part the local runtime runs, pinned. */
+export const pins = {
+  redis: { apt: 'redis-server', versionPrefix: '7.0.' },
+  prometheus: { apt: 'prometheus', versionPrefix: '2.42.' },
+  k6: { module: 'go.k6.io/k6', version: 'v1.8.1' },
+  toxiproxy: { module: 'github.com/Shopify/toxiproxy/v2', version: 'v2.12.0' },
+  // Jaeger v2.13.0 is published to the Go proxy under its twin tag v1.76.0; its go.mod has a replace, so it is built from the module.
+  jaeger: { module: 'github.com/jaegertracing/jaeger', version: 'v1.76.0', release: 'v2.13.0' },
+  kafka: { version: '3.9.2', scala: '2.13' },
+} as const;
+
+export const toolPaths = {
+  redisServer: '/usr/bin/redis-server',
+  prometheus: '/usr/bin/prometheus',
+  promtool: '/usr/bin/promtool',
+  k6: join(toolsDir, 'bin', 'k6'),
+  toxiproxy: join(toolsDir, 'bin', 'toxiproxy-server'),
+  jaeger: join(toolsDir, 'bin', 'jaeger'),
+  kafkaLib: join(toolsDir, `kafka-${pins.kafka.version}`, 'lib'),
+  java: 'java',
+};
+
+export class SetupError extends Error {
+  override name = 'SetupError';
+}
+
+type Log = (line: string) => void;
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+function tail(text: string, lines = 12) {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function stampOf(dir: string) {
+  const file = join(dir, '.installed');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/** Installs into a temporary folder and renames it into place, so a failure leaves nothing half-installed. */
+function installAtomically(finalDir: string, stamp: string, build: (tmp: string) => void) {
+  mkdirSync(toolsDir, { recursive: true });
+  const tmp = mkdtempSync(join(toolsDir, '.tmp-'));
+  try {
+    build(tmp);
+    writeFileSync(join(tmp, '.installed'), `${stamp}\n`);
+    rmSync(finalDir, { recursive: true, force: true });
+    renameSync(tmp, finalDir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function linkBin(target: string, name: string) {
+  const bin = join(toolsDir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  rmSync(join(bin, name), { force: true });
+  symlinkSync(target, join(bin, name));
+}
+
+function aptVersion(pkg: string) {
+  const r = run('dpkg-query', ['-W', '-f=${Status}|${Version}', pkg]);
+  if (!r.ok || !r.out.startsWith('install ok installed')) return undefined;
+  return r.out.split('|')[1]!.replace(/^\d+:/, '');
+}
+
+function ensureApt(log: Log, packages: { apt: string; versionPrefix: string }[]) {
+  const missing = packages.filter((p) => !aptVersion(p.apt)?.startsWith(p.versionPrefix));
+  for (const p of packages.filter((x) => !missing.includes(x))) log(`✓ ${p.apt} ${aptVersion(p.apt)} (apt)`);
+  if (missing.length === 0) return;
+  const names = missing.map((p) => p.apt);
+  if (process.getuid?.() !== 0) {
+    throw new SetupError(`apt packages missing: ${names.join(', ')}. Run as root, or: sudo apt-get install -y ${names.join(' ')}`);
+  }
+  log(`… installing ${names.join(', ')} from Debian's apt`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  let r = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env });
+  if (!r.ok) {
+    run('apt-get', ['update', '-q'], { env });
+    r = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env });
+  }
+  if (!r.ok) throw new SetupError(`Debian's apt did not install ${names.join(', ')}:\n${tail(r.out)}`);
+  for (const p of missing) {
+    const v = aptVersion(p.apt);
+    if (!v?.startsWith(p.versionPrefix)) throw new SetupError(`${p.apt} ${v} from apt is not the pinned ${p.versionPrefix}x`);
+    log(`✓ ${p.apt} ${v} (apt, installed)`);
+  }
+}
+
+function goEnv() {
+  // The Go proxy here serves modules but not every @latest listing; without "direct" a failed lookup fails fast instead of hanging.
+  return { GOPROXY: process.env.GOPROXY?.includes('proxy') ? process.env.GOPROXY.replace(/,direct$/, '') : 'https://proxy.golang.org', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+}
+
+function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '') {
+  const dir = join(toolsDir, name);
+  const stamp = `${pkg}@${version}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, binName))) {
+    log(`✓ ${name} ${version} (go)`);
+  } else {
+    log(`… building ${name} ${version} with go install (a minute or two the first time)`);
+    installAtomically(dir, stamp, (tmp) => {
+      const args = ['install', '-trimpath', ...(ldflags ? ['-ldflags', ldflags] : []), `${pkg}@${version}`];
+      const r = run('go', args, { env: { ...goEnv(), GOBIN: tmp } });
+      if (!r.ok) throw new SetupError(`go install ${pkg}@${version} failed (Go module proxy):\n${tail(r.out)}`);
+    });
+    log(`✓ ${name} ${version} (go, built)`);
+  }
+  linkBin(join(dir, binName), name === 'toxiproxy' ? 'toxiproxy-server' : name);
+}
+
+function ensureJaeger(log: Log) {
+  const { module, version, release } = pins.jaeger;
+  const dir = join(toolsDir, 'jaeger');
+  const stamp = `${module}@${version}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, 'jaeger'))) {
+    log(`✓ jaeger ${release} (go)`);
+  } else {
+    log(`… building jaeger ${release} from ${module}@${version} (several minutes the first time)`);
+    installAtomically(dir, stamp, (tmp) => {
+      const dl = run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv() });
+      if (!dl.ok) throw new SetupError(`go mod download ${module}@${version} failed (Go module proxy):\n${tail(dl.out)}`);
+      const src = join(tmp, 'src');
+      cpSync(JSON.parse(dl.out).Dir as string, src, { recursive: true });
+      chmodSync(src, 0o755);
+      run('chmod', ['-R', 'u+w', src]);
+      const r = run('go', ['build', '-trimpath', '-o', join(tmp, 'jaeger'), './cmd/jaeger'], { cwd: src, env: goEnv() });
+      rmSync(src, { recursive: true, force: true });
+      if (!r.ok) throw new SetupError(`building jaeger ${release} failed:\n${tail(r.out)}`);
+    });
+    log(`✓ jaeger ${release} (go, built)`);
+  }
+  linkBin(join(dir, 'jaeger'), 'jaeger');
+}
+
+function ensureKafka(log: Log) {
+  const { version, scala } = pins.kafka;
+  const dir = join(toolsDir, `kafka-${version}`);
+  const stamp = `org.apache.kafka:kafka_${scala}:${version}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, 'lib', `kafka_${scala}-${version}.jar`))) {
+    log(`✓ kafka ${version} (maven)`);
+    return;
+  }
+  log(`… fetching Apache Kafka ${version} broker jars from Maven Central`);
+  installAtomically(dir, stamp, (tmp) => {
+    writeFileSync(join(tmp, 'pom.xml'), kafkaPom(version, scala));
+    const r = run('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'], { cwd: tmp });
+    if (!r.ok) throw new SetupError(`Maven did not fetch kafka_${scala}:${version} (Maven Central):\n${tail(r.out)}`);
+  });
+  log(`✓ kafka ${version} (maven, fetched)`);
+}
+
+function kafkaPom(version: string, scala: string) {
+  const dep = (g: string, a: string, v: string) => `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>dev.faultline</groupId><artifactId>kafka-broker</artifactId><version>1</version><packaging>pom</packaging>
+<dependencies>${dep('org.apache.kafka', `kafka_${scala}`, version)}${dep('ch.qos.reload4j', 'reload4j', '1.2.25')}${dep('org.slf4j', 'slf4j-reload4j', '1.7.36')}</dependencies></project>\n`;
+}
+
+function requireCommand(cmd: string, args: string[], hint: string) {
+  if (!run(cmd, args).ok) throw new SetupError(`${cmd} is needed: ${hint}`);
+}
+
+/** Installs every part the local runtime needs. Idempotent: a second run only checks stamps. */
+export function installToolchain(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  requireCommand('java', ['-version'], 'install a Java 17 runtime');
+  requireCommand('mvn', ['-v'], 'install Maven 3');
+  ensureApt(log, [pins.redis, pins.prometheus]);
+  ensureGoInstall(log, 'toxiproxy', `${pins.toxiproxy.module}/cmd/server`, pins.toxiproxy.version, 'server', `-X ${pins.toxiproxy.module}.Version=${pins.toxiproxy.version.slice(1)}`);
+  ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6');
+  ensureKafka(log);
+  ensureJaeger(log);
+}

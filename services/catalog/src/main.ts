@@ -1,0 +1,33 @@
+import { baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, loadConfig, parseOrderRequest, requireJson, serve } from '@faultline/common';
+import { createMenuStore, seed } from './menu.ts';
+
+const config = loadConfig(baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
+const logger = createLogger('catalog', config.LOG_LEVEL, config.REPLICA);
+const registry = createRegistry('catalog', config.REPLICA);
+const redis = createRedis(config.REDIS_URL, logger);
+const store = createMenuStore(redis, config.MENU_CACHE_TTL_MS, registry);
+redis.once('ready', () => void seed(redis).catch((err) => logger.warn({ err }, 'menu seed failed')));
+
+const app = createApp({ registry, logger });
+app.get(
+  '/menu',
+  handle(async (_req, res) => {
+    res.json({ items: await store.list() });
+  }),
+);
+app.post(
+  '/quote',
+  requireJson(),
+  handle(async (req, res) => {
+    res.json(await store.quote(parseOrderRequest(req.body)));
+  }),
+);
+finishApp(app, logger);
+
+await serve(app, {
+  port: config.PORT,
+  host: config.HOST,
+  logger,
+  readiness: { redis: () => redis.ping() },
+  closers: [() => redis.quit()],
+});

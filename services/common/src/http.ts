@@ -1,0 +1,60 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { ApiError, isApiError } from './errors.ts';
+import { httpMetrics } from './metrics.ts';
+import type { Registry } from 'prom-client';
+
+export interface AppOptions {
+  registry: Registry;
+  logger: Logger;
+  /** Largest JSON body accepted; larger ones get 413 body_too_large. */
+  bodyLimit?: string;
+}
+
+export function createApp({ registry, bodyLimit = '16kb' }: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(httpMetrics(registry));
+  app.use(express.json({ limit: bodyLimit, strict: true }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  return app;
+}
+
+/** Wraps an async handler so that its rejection reaches the error handler. */
+export const handle =
+  (fn: (...args: Parameters<RequestHandler>) => Promise<unknown>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res, next).catch(next);
+  };
+
+export function requireJson(): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is('application/json')) {
+      next(new ApiError(415, 'unsupported_media_type', 'the body must be JSON, sent with Content-Type: application/json'));
+    } else next();
+  };
+}
+
+/** Body-parser failures become specific 4xx codes; an ApiError is sent as it is; anything else is a 500, which means a bug. */
+export function finishApp(app: Express, logger: Logger) {
+  app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', `no route for ${req.method} ${req.path}`)));
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500 && apiError.status !== 503) logger.error({ err, path: req.path }, 'request failed');
+    if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
+    res.status(apiError.status).json(apiError.toJSON());
+  };
+  app.use(onError);
+}
+
+function toApiError(err: unknown): ApiError {
+  if (isApiError(err)) return err;
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.parse.failed') return new ApiError(400, 'malformed_json', 'the body is not valid JSON');
+  if (type === 'entity.too.large') return new ApiError(413, 'body_too_large', `the body is larger than the ${(err as { limit?: number }).limit} bytes allowed`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new ApiError(415, 'unsupported_media_type', (err as Error).message);
+  return new ApiError(500, 'internal_error', 'an internal error occurred');
+}

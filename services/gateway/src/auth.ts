@@ -1,0 +1,23 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { apiError } from '@faultline/common';
+
+/** `API_KEYS=name:key[,name:key]`: each client has a name (for metrics and idempotency scope) and a secret key. */
+export const apiKeysSetting = z
+  .string()
+  .regex(/^[\w-]+:[\x21-\x2b\x2d-\x7e]{16,128}(,[\w-]+:[\x21-\x2b\x2d-\x7e]{16,128})*$/, 'expected name:key[,name:key], keys 16-128 printable characters without commas')
+  .transform((s) => new Map(s.split(',').map((pair) => [pair.slice(pair.indexOf(':') + 1), pair.slice(0, pair.indexOf(':'))] as const)));
+
+export function authenticate(keys: Map<string, string>): RequestHandler {
+  const known = [...keys.entries()].map(([key, client]) => ({ key: Buffer.from(key), client }));
+  return (req, res, next) => {
+    const presented = req.get('x-api-key');
+    if (!presented) return next(apiError('missing_api_key'));
+    const candidate = Buffer.from(presented);
+    const match = known.find((k) => k.key.length === candidate.length && timingSafeEqual(k.key, candidate));
+    if (!match) return next(apiError('unknown_api_key'));
+    res.locals.client = match.client;
+    next();
+  };
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { errorCodes, limits, orderLine, orderRequest } from '@faultline/common';
+
+const error = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string', enum: Object.keys(errorCodes) }, message: { type: 'string' }, details: {} },
+    },
+  },
+};
+
+const errorResponses = (...codes: (keyof typeof errorCodes)[]) => {
+  const byStatus = new Map<number, (keyof typeof errorCodes)[]>();
+  for (const code of codes) byStatus.set(errorCodes[code][0], [...(byStatus.get(errorCodes[code][0]) ?? []), code]);
+  return Object.fromEntries(
+    [...byStatus].map(([status, cs]) => [
+      String(status),
+      { description: cs.map((c) => `\`${c}\`: ${errorCodes[c][1]}`).join('; '), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+    ]),
+  );
+};
+
+const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const apiKey = [{ apiKey: [] }];
+
+/** The gateway's public API as an OpenAPI 3.1 document, with request schemas generated from the same zod schemas that validate. */
+export const openapi = {
+  openapi: '3.1.0',
+  info: { title: 'faultline shop', version: '0.1.0', description: 'The order shop that faultline drills run against.' },
+  components: {
+    securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+    schemas: {
+      Error: error,
+      OrderRequest: z.toJSONSchema(orderRequest),
+      OrderLine: z.toJSONSchema(orderLine),
+      OrderAck: { type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { type: 'string', enum: ['accepted', 'completed'] }, totalCents: { type: 'integer' } } },
+      Order: {
+        type: 'object',
+        required: ['id', 'status', 'lines', 'totalCents', 'createdAt'],
+        properties: {
+          id: { type: 'string' },
+          status: { type: 'string', enum: ['accepted', 'completed'] },
+          lines: { type: 'array', items: { $ref: '#/components/schemas/OrderLine' } },
+          totalCents: { type: 'integer' },
+          createdAt: { type: 'string', format: 'date-time' },
+          completedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      Menu: {
+        type: 'object',
+        properties: { items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, name: { type: 'string' }, priceCents: { type: 'integer' } } } } },
+      },
+    },
+  },
+  paths: {
+    '/api/menu': {
+      get: { summary: 'The menu with prices', responses: { '200': { description: 'the menu', ...json('Menu') }, ...errorResponses('dependency_unavailable') } },
+    },
+    '/api/orders': {
+      post: {
+        summary: 'Place an order',
+        security: apiKey,
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A replay of the same key returns the first order with 200 and creates nothing.' }],
+        requestBody: { required: true, description: `at most ${limits.bodyBytes} bytes`, ...json('OrderRequest') },
+        responses: {
+          '201': { description: 'the order was accepted', ...json('OrderAck') },
+          '200': { description: 'a replay of an Idempotency-Key: the first order, nothing created', ...json('OrderAck') },
+          ...errorResponses(
+            'malformed_json',
+            'invalid_body',
+            'quantity_out_of_range',
+            'missing_idempotency_key',
+            'invalid_idempotency_key',
+            'missing_api_key',
+            'unknown_api_key',
+            'idempotency_key_in_progress',
+            'body_too_large',
+            'unsupported_media_type',
+            'unknown_sku',
+            'idempotency_key_reused',
+            'dependency_unavailable',
+          ),
+        },
+      },
+    },
+    '/api/orders/{id}': {
+      get: {
+        summary: 'An order and its status: accepted, then completed',
+        security: apiKey,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the order', ...json('Order') }, ...errorResponses('missing_api_key', 'unknown_api_key', 'order_not_found', 'dependency_unavailable') },
+      },
+    },
+    '/api/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+  },
+} as const;

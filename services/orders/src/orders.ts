@@ -1,0 +1,94 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
+import { apiError, keys, orderIdPattern, topics, type Order, type OrderLine, type OrderPlaced, type OrderRequest, type Logger } from '@faultline/common';
+
+export interface Quote {
+  lines: OrderLine[];
+  totalCents: number;
+}
+
+export interface OrderDeps {
+  redis: Redis;
+  producer: Producer;
+  quote: (request: OrderRequest) => Promise<Quote>;
+  logger: Logger;
+  /** How long an Idempotency-Key stays claimed while its first request is in flight. */
+  claimTtlMs?: number;
+  /** How long a finished Idempotency-Key is remembered. */
+  keyTtlSeconds?: number;
+  sendTimeoutMs?: number;
+}
+
+type KeyRecord = { state: 'pending'; hash: string } | { state: 'done'; hash: string; orderId: string };
+
+export type PlaceResult = { replayed: boolean; order: Order };
+
+const fingerprint = (request: OrderRequest) => createHash('sha256').update(JSON.stringify(request.items)).digest('hex');
+
+export function createOrderService({ redis, producer, quote, logger, claimTtlMs = 30_000, keyTtlSeconds = 86_400, sendTimeoutMs = 5000 }: OrderDeps) {
+  async function get(id: string): Promise<Order | undefined> {
+    if (!orderIdPattern.test(id)) return undefined;
+    const raw = await redis.hgetall(keys.order(id));
+    if (!raw.status) return undefined;
+    return {
+      id,
+      status: raw.status as Order['status'],
+      lines: JSON.parse(raw.lines ?? '[]') as OrderLine[],
+      totalCents: Number(raw.totalCents),
+      createdAt: raw.createdAt ?? '',
+      ...(raw.completedAt ? { completedAt: raw.completedAt } : {}),
+    };
+  }
+
+  async function replay(record: KeyRecord, hash: string): Promise<PlaceResult> {
+    if (record.hash !== hash) throw apiError('idempotency_key_reused');
+    if (record.state === 'pending') throw apiError('idempotency_key_in_progress', undefined, { retryAfterSeconds: 1 });
+    const order = await get(record.orderId);
+    if (!order) throw new Error(`idempotency key points at missing order ${record.orderId}`);
+    return { replayed: true, order };
+  }
+
+  /**
+   * Claims the key, prices, produces, then commits the order and the ledger entry in one MULTI.
+   * Producing before committing means a Kafka failure writes nothing; a claim that fails is released.
+   */
+  async function place(client: string, idempotencyKey: string, request: OrderRequest): Promise<PlaceResult> {
+    const key = keys.idempotency(client, idempotencyKey);
+    const hash = fingerprint(request);
+    const claimed = await redis.set(key, JSON.stringify({ state: 'pending', hash } satisfies KeyRecord), 'PX', claimTtlMs, 'NX');
+    if (claimed !== 'OK') {
+      const existing = await redis.get(key);
+      if (existing) return replay(JSON.parse(existing) as KeyRecord, hash);
+      return place(client, idempotencyKey, request); // the claim expired between SET and GET
+    }
+    try {
+      const { lines, totalCents } = await quote(request);
+      const id = `ord_${randomUUID().replaceAll('-', '')}`;
+      const createdAt = new Date().toISOString();
+      const message: OrderPlaced = { id, lines, totalCents, placedAt: createdAt };
+      await withTimeout(producer.send({ topic: topics.ordersPlaced, messages: [{ key: id, value: JSON.stringify(message) }] }), sendTimeoutMs).catch((err: Error) => {
+        logger.warn({ err: err.message, id }, 'produce failed');
+        throw apiError('dependency_unavailable', 'the order log (Kafka) is unavailable', { retryAfterSeconds: 1 });
+      });
+      await redis
+        .multi()
+        .hset(keys.order(id), { lines: JSON.stringify(lines), totalCents, createdAt, client })
+        .hsetnx(keys.order(id), 'status', 'accepted') // kitchen may already have completed it
+        .set(key, JSON.stringify({ state: 'done', hash, orderId: id } satisfies KeyRecord), 'EX', keyTtlSeconds)
+        .zadd(keys.ledgerAccepted, Date.now(), id)
+        .exec();
+      const order = await get(id);
+      return { replayed: false, order: order ?? { id, status: 'accepted', lines, totalCents, createdAt } };
+    } catch (err) {
+      await redis.del(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  return { place, get };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
+}
