@@ -8,7 +8,7 @@ const redis = createRedis(config.REDIS_URL, logger);
 const store = createMenuStore(redis, config.MENU_CACHE_TTL_MS, registry);
 redis.once('ready', () => void seed(redis).catch((err) => logger.warn({ err }, 'menu seed failed')));
 
-const app = createApp({ registry, logger });
+const app = createApp({ registry, logger, readiness: { redis: () => redis.ping() } });
 app.get(
   '/menu',
   handle(async (_req, res) => {
@@ -28,6 +28,5 @@ await serve(app, {
   port: config.PORT,
   host: config.HOST,
   logger,
-  readiness: { redis: () => redis.ping() },
   closers: [() => redis.quit()],
 });

@@ -7,20 +7,50 @@ import type { Registry } from 'prom-client';
 export interface AppOptions {
   registry: Registry;
   logger: Logger;
+  /** Readiness checks by name, for /readyz: each must resolve within the probe timeout. */
+  readiness?: Record<string, Check>;
   /** Largest JSON body accepted; larger ones get 413 body_too_large. */
   bodyLimit?: string;
 }
 
-export function createApp({ registry, bodyLimit = '16kb' }: AppOptions): Express {
+const probeTimeoutMs = 1000;
+
+/** An express app with RED metrics, a bounded JSON body parser, /metrics, /healthz (liveness) and /readyz (readiness). */
+export function createApp({ registry, readiness = {}, bodyLimit = '16kb' }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(httpMetrics(registry));
-  app.use(express.json({ limit: bodyLimit, strict: true }));
+  app.locals.draining = false;
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (app.locals.draining) return void res.status(503).json({ status: 'draining' });
+    const results = await Promise.all(
+      Object.entries(readiness).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), probeTimeoutMs);
+          return [name, 'ok'] as const;
+        } catch (err) {
+          return [name, (err as Error).message] as const;
+        }
+      }),
+    );
+    const ok = results.every(([, r]) => r === 'ok');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
+  });
+  app.use(httpMetrics(registry));
+  app.use(express.json({ limit: bodyLimit, strict: true }));
   return app;
+}
+
+export type Check = () => Promise<unknown>;
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 }
 
 /** Wraps an async handler so that its rejection reaches the error handler. */

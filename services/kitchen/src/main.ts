@@ -1,6 +1,5 @@
-import express from 'express';
 import { z } from 'zod';
-import { baseConfig, createKafka, createLogger, createRedis, createRegistry, env, loadConfig, serve, topics, Counter, Histogram, type OrderPlaced } from '@faultline/common';
+import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, loadConfig, serve, topics, Counter, Histogram, type OrderPlaced } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
 
 const config = loadConfig(
@@ -61,13 +60,8 @@ start().catch((err: Error) => {
   process.exit(1);
 });
 
-const app = express();
-app.get('/metrics', async (_req, res) => {
-  res.type(registry.contentType).send(await registry.metrics());
-});
-await serve(app, {
-  port: config.PORT,
-  host: config.HOST,
+const app = createApp({
+  registry,
   logger,
   readiness: {
     redis: () => redis.ping(),
@@ -75,5 +69,10 @@ await serve(app, {
       if (!joined) throw new Error('not in the consumer group');
     },
   },
+});
+await serve(app, {
+  port: config.PORT,
+  host: config.HOST,
+  logger,
   closers: [() => consumer.disconnect(), () => redis.quit()],
 });

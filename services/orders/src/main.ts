@@ -54,7 +54,12 @@ const quote = async (request: OrderRequest) =>
 
 const orders = createOrderService({ redis, producer, quote, logger });
 
-const app = createApp({ registry, logger });
+const app = createApp({ registry, logger, readiness: {
+    redis: () => redis.ping(),
+    kafka: async () => {
+      if (!producerConnected) throw new Error('producer not connected');
+    },
+  } });
 app.post(
   '/orders',
   requireJson(),
@@ -85,11 +90,5 @@ await serve(app, {
   port: config.PORT,
   host: config.HOST,
   logger,
-  readiness: {
-    redis: () => redis.ping(),
-    kafka: async () => {
-      if (!producerConnected) throw new Error('producer not connected');
-    },
-  },
   closers: [() => producer.disconnect(), () => redis.quit()],
 });

@@ -1,0 +1,67 @@
+// The faultline command line: run the shop locally, inspect it, stop it.
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '@faultline/common';
+import { runDemo } from './demo.ts';
+import { down, status, up, UsageError } from './local/runtime.ts';
+import { runtimeOptions } from './options.ts';
+
+const program = new Command('faultline')
+  .description('An observability-first chaos testbed: the order shop, failure drills and their verdicts.')
+  .option('--port-base <port>', 'first of the loopback ports the local stack uses (env FAULTLINE_PORT_BASE)')
+  .option('--state-dir <dir>', 'where the local stack keeps logs, data and pids (env FAULTLINE_STATE_DIR)')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+const opts = () => runtimeOptions(program.opts());
+
+program
+  .command('up')
+  .description('start the shop on loopback (Redis, Kafka, Prometheus, Jaeger, Toxiproxy, every replica) and wait until it is ready')
+  .addOption(new Option('--resilience <mode>', 'turn the resilience policies on or off (env FAULTLINE_RESILIENCE)'))
+  .option('--replicas <list>', 'replica counts, e.g. catalog=3,kitchen=2')
+  .action(async (flags: Record<string, unknown>) => {
+    const status = await up(runtimeOptions({ ...program.opts(), ...flags }));
+    console.log(`ready: gateway ${status.urls.gateway}, Prometheus ${status.urls.prometheus}, traces ${status.urls.tracesUi}`);
+    console.log(`API key: ${status.apiKey}   (faultline status --json shows everything)`);
+  });
+
+program
+  .command('down')
+  .description('stop everything `up` started, by pid')
+  .action(async () => {
+    await down(opts());
+  });
+
+program
+  .command('status')
+  .description("print the local stack's state")
+  .option('--json', 'print JSON')
+  .action(async (flags: { json?: boolean }) => {
+    const s = await status(opts());
+    if (flags.json) return console.log(JSON.stringify(s ?? { phase: 'down' }, null, 2));
+    if (!s) return console.log('down');
+    console.log(`${s.phase}: gateway ${s.urls.gateway}  prometheus ${s.urls.prometheus}  traces ${s.urls.tracesUi}  toxiproxy ${s.urls.toxiproxy}`);
+    for (const c of s.components) console.log(`  ${c.name.padEnd(12)} ${c.health.padEnd(10)} pid ${String(c.pid ?? '-').padEnd(8)} restarts ${c.restarts}`);
+    console.log(`  proxies: ${s.proxies.map((p) => `${p.name}${p.enabled ? '' : ' (cut)'}`).join(', ')}`);
+  });
+
+program
+  .command('demo')
+  .description('bring the shop up, place a stream of orders with live figures, and print where to look')
+  .option('--duration <seconds>', 'how long to place orders', '30')
+  .option('--rate <per-second>', 'orders per second', '20')
+  .action(async (flags: { duration: string; rate: string }) => {
+    await runDemo(opts(), flags);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  if (err instanceof UsageError || err instanceof ConfigError) {
+    console.error(`faultline: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(`faultline: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  logFile: string;
+  /** Resolves when the process serves; polled after each start. */
+  ready: () => Promise<boolean>;
+  /** Liveness, as a kubelet would probe it: two misses in a row and the process is killed and restarted. */
+  live?: () => Promise<boolean>;
+  stopSignal?: NodeJS.Signals;
+  stopTimeoutMs?: number;
+}
+
+export type Health = 'starting' | 'ready' | 'unready' | 'restarting' | 'stopped';
+
+const backoff = (restarts: number) => Math.min(500 * 2 ** Math.max(0, restarts - 1), 8000);
+
+/** A process kept running like a pod's container: restarted with backoff when it exits or fails liveness twice. */
+export class ManagedProcess extends EventEmitter {
+  readonly spec: ProcessSpec;
+  child?: ChildProcess;
+  health: Health = 'stopped';
+  restarts = 0;
+  private stopping = false;
+  private livenessMisses = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(spec: ProcessSpec) {
+    super();
+    this.spec = spec;
+  }
+
+  get pid() {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  start() {
+    this.stopping = false;
+    const log = openSync(this.spec.logFile, 'a');
+    const child = spawn(this.spec.command, this.spec.args, { env: { ...process.env, ...this.spec.env }, stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    this.health = 'starting';
+    this.livenessMisses = 0;
+    this.emit('spawn', child.pid);
+    child.once('error', (err) => this.emit('log', `${this.spec.name}: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      this.emit('exit', { pid: child.pid, code, signal });
+      if (this.stopping) {
+        this.health = 'stopped';
+        return;
+      }
+      this.health = 'restarting';
+      this.restarts++;
+      const delay = backoff(this.restarts);
+      this.emit('log', `${this.spec.name} (pid ${child.pid}) exited ${signal ?? code}; restarting in ${delay} ms`);
+      this.timer = setTimeout(() => this.start(), delay);
+    });
+  }
+
+  /** One probe round: readiness always, liveness once the process has been ready. */
+  async probe() {
+    const child = this.child;
+    if (this.stopping || !child || this.pid === undefined) return;
+    const ready = await this.spec.ready().catch(() => false);
+    if (this.child !== child) return;
+    if (ready) this.health = 'ready';
+    else if (this.health === 'ready') this.health = 'unready';
+    if (!this.spec.live || this.health === 'starting') return;
+    const live = await this.spec.live().catch(() => false);
+    this.livenessMisses = live ? 0 : this.livenessMisses + 1;
+    if (this.livenessMisses >= 2 && this.child === child) {
+      this.emit('log', `${this.spec.name} (pid ${child.pid}) failed liveness twice; killing it`);
+      child.kill('SIGKILL');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.health = 'stopped';
+      return;
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(this.spec.stopSignal ?? 'SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), this.spec.stopTimeoutMs ?? 10_000);
+    await exited;
+    clearTimeout(killer);
+  }
+}

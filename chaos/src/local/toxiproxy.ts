@@ -1,0 +1,28 @@
+export interface Proxy {
+  name: string;
+  listen: string;
+  upstream: string;
+  enabled: boolean;
+  toxics?: Array<{ name: string; type: string; stream: string; toxicity: number; attributes: Record<string, number> }>;
+}
+
+// Toxiproxy's HTTP API is small and stable; a typed fetch wrapper beats the untyped npm client.
+export function createToxiproxy(base: string) {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(3000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`toxiproxy ${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+  return {
+    populate: (proxies: Proxy[]) => call<unknown>('POST', '/populate', proxies),
+    list: async () => Object.values(await call<Record<string, Proxy>>('GET', '/proxies')).sort((a, b) => a.name.localeCompare(b.name)),
+    setEnabled: (name: string, enabled: boolean) => call<Proxy>('POST', `/proxies/${name}`, { enabled }),
+    reset: () => call<unknown>('POST', '/reset'),
+  };
+}
