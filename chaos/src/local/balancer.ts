@@ -10,16 +10,32 @@ export class ServiceBalancer {
   constructor(name: string) {
     this.name = name;
     this.server = net.createServer((client) => {
-      const port = this.pick();
-      if (port === undefined) return client.destroy(); // no ready endpoint: refuse at once, as a Service with none would
-      const upstream = net.connect(port, '127.0.0.1');
-      client.pipe(upstream).pipe(client);
+      client.pause();
+      client.once('error', () => client.destroy());
+      this.connect(client, new Set());
+    });
+  }
+
+  /** Tries the ready endpoints in turn: a replica that died since the last probe costs a retry, not a failed request. */
+  private connect(client: net.Socket, tried: Set<number>) {
+    const port = this.pick(tried);
+    if (port === undefined) return client.destroy(); // no ready endpoint: refuse at once, as a Service with none would
+    tried.add(port);
+    const upstream = net.connect(port, '127.0.0.1');
+    upstream.once('error', () => {
+      upstream.destroy();
+      if (!client.destroyed) this.connect(client, tried);
+    });
+    upstream.once('connect', () => {
+      upstream.removeAllListeners('error');
       const close = () => {
         client.destroy();
         upstream.destroy();
       };
-      client.once('error', close).once('close', close);
       upstream.once('error', close).once('close', close);
+      client.once('close', close);
+      client.pipe(upstream).pipe(client);
+      client.resume();
     });
   }
 
@@ -34,9 +50,10 @@ export class ServiceBalancer {
     this.endpoints = ports;
   }
 
-  private pick() {
-    if (this.endpoints.length === 0) return undefined;
-    return this.endpoints[this.next++ % this.endpoints.length];
+  private pick(exclude: Set<number>) {
+    const candidates = this.endpoints.filter((p) => !exclude.has(p));
+    if (candidates.length === 0) return undefined;
+    return candidates[this.next++ % candidates.length];
   }
 
   close() {

@@ -1,7 +1,7 @@
-import { baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, loadConfig, parseOrderRequest, requireJson, serve } from '@faultline/common';
+import { baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, serve } from '@faultline/common';
 import { createMenuStore, seed } from './menu.ts';
 
-const config = loadConfig(baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
+const config = serviceConfig('catalog', baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
 const logger = createLogger('catalog', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('catalog', config.REPLICA);
 const redis = createRedis(config.REDIS_URL, logger);

@@ -14,6 +14,17 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   return Object.freeze(parsed.data);
 }
 
+/** For a service's main: a bad setting prints what is wrong and exits 2 before anything starts. */
+export function serviceConfig<S extends z.ZodObject>(service: string, schema: S): Readonly<z.infer<S>> {
+  try {
+    return loadConfig(schema);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
 /** Building blocks for service settings. */
 export const env = {
   port: () => z.coerce.number().int().min(1).max(65535),

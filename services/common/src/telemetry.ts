@@ -1,6 +1,7 @@
 // Loaded with --import before the app, so that instrumentation patches modules before they are first imported.
 import { register } from 'node:module';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
@@ -13,6 +14,8 @@ const sdk = new NodeSDK({
     '@opentelemetry/instrumentation-dns': off,
     '@opentelemetry/instrumentation-net': off,
     '@opentelemetry/instrumentation-runtime-node': off,
+    // Route spans are enough; one span per express middleware would bury them.
+    '@opentelemetry/instrumentation-express': { ignoreLayersType: [ExpressLayerType.MIDDLEWARE] },
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: (req) => /^\/(metrics|healthz|readyz)/.test(req.url ?? ''),
     },

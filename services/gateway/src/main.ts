@@ -8,7 +8,7 @@ import {
   finishApp,
   handle,
   limits,
-  loadConfig,
+  serviceConfig,
   parseIdempotencyKey,
   parseOrderRequest,
   requireJson,
@@ -17,7 +17,7 @@ import {
 import { apiKeysSetting, authenticate } from './auth.ts';
 import { openapi } from './openapi.ts';
 
-const config = loadConfig(
+const config = serviceConfig('gateway', 
   baseConfig.extend({
     CATALOG_URL: env.url(),
     ORDERS_URL: env.url(),

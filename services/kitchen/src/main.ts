@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, loadConfig, serve, topics, Counter, Histogram, type OrderPlaced } from '@faultline/common';
+import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Histogram, type OrderPlaced } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
 
-const config = loadConfig(
+const config = serviceConfig('kitchen', 
   baseConfig.extend({
     REDIS_URL: env.redisUrl(),
     KAFKA_BROKERS: env.brokers(),

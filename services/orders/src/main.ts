@@ -12,7 +12,7 @@ import {
   env,
   finishApp,
   handle,
-  loadConfig,
+  serviceConfig,
   parseIdempotencyKey,
   parseOrderRequest,
   requireJson,
@@ -22,7 +22,7 @@ import {
 } from '@faultline/common';
 import { createOrderService, type Quote } from './orders.ts';
 
-const config = loadConfig(
+const config = serviceConfig('orders', 
   baseConfig.extend({
     REDIS_URL: env.redisUrl(),
     KAFKA_BROKERS: env.brokers(),

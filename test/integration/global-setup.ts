@@ -1,0 +1,25 @@
+// One real stack for the integration files: up before, down after, on ports clear of a developer's own stack.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { defaultOptions } from '../../chaos/src/local/layout.ts';
+import { down, up } from '../../chaos/src/local/runtime.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: Awaited<ReturnType<typeof up>>;
+    stateDir: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'faultline-it-'));
+  const opts = { ...defaultOptions(), portBase: 27400, stateDir };
+  const stack = await up(opts, (line) => process.stderr.write(`[stack] ${line}\n`));
+  project.provide('stack', stack);
+  project.provide('stateDir', stateDir);
+  return async () => {
+    await down(opts, (line) => process.stderr.write(`[stack] ${line}\n`));
+  };
+}

@@ -1,0 +1,84 @@
+// The stack as a user drives it: `faultline up`, `status --json`, a killed replica, a port conflict, `faultline down`.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, pidAlive, shopClient, sleep, waitFor, type StackStatus } from '../support/shop.ts';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'faultline-life-'));
+const env = { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: stateDir };
+const status = (): StackStatus => JSON.parse(cli(['status', '--json'], env).stdout) as StackStatus;
+const everyPid = new Set<number>();
+
+afterAll(() => {
+  cli(['down'], env); // in case a test failed before its own down
+});
+
+describe('faultline up / status / down', () => {
+  it('brings the whole stack up and reports it', () => {
+    const r = cli(['up'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ready: gateway http://127.0.0.1:28420');
+    const s = status();
+    expect(s.phase).toBe('ready');
+    expect(Object.keys(s.urls)).toEqual(expect.arrayContaining(['gateway', 'prometheus', 'traces', 'toxiproxy']));
+    expect(s.apiKey).toMatch(/^fl_/);
+    const names = s.components.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['redis', 'kafka', 'prometheus', 'jaeger', 'toxiproxy', 'catalog-0', 'catalog-1', 'orders-0', 'orders-1', 'kitchen-0', 'kitchen-1', 'gateway-0']));
+    expect(s.components.every((c) => c.health === 'ready' && typeof c.pid === 'number')).toBe(true);
+    expect(s.proxies.map((p) => p.name)).toEqual(['catalog-redis', 'gateway-catalog', 'gateway-orders', 'kitchen-kafka', 'kitchen-redis', 'orders-catalog', 'orders-kafka', 'orders-redis']);
+    for (const c of s.components) everyPid.add(c.pid!);
+    everyPid.add(s.supervisor.pid);
+  });
+
+  it('refuses a second stack on the same ports with exit 2, naming the port', () => {
+    const r = cli(['up'], { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-clash-')) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ports already in use: 28400 \(supervisor\)/);
+    expect(r.stderr).toContain('--port-base');
+  });
+
+  it('restarts a killed replica, and the shop keeps serving', async () => {
+    const before = status();
+    const victim = before.components.find((c) => c.name === 'catalog-0')!;
+    const shop = shopClient(before);
+    const outcomes: number[] = [];
+    let stop = false;
+    const traffic = (async () => {
+      while (!stop) {
+        outcomes.push((await shop.menu().catch(() => ({ status: 0 }))).status);
+        await sleep(50);
+      }
+    })();
+    await sleep(300);
+    process.kill(victim.pid!, 'SIGKILL');
+    const restarted = await waitFor('catalog-0 to come back', async () => {
+      const c = status().components.find((x) => x.name === 'catalog-0')!;
+      return c.pid !== victim.pid && c.health === 'ready' && c;
+    });
+    await sleep(1000);
+    stop = true;
+    await traffic;
+    everyPid.add(restarted.pid!);
+    expect(restarted.restarts).toBe(victim.restarts + 1);
+    expect(pidAlive(victim.pid!)).toBe(false);
+    const ok = outcomes.filter((s) => s === 200).length;
+    expect(outcomes.length).toBeGreaterThan(20);
+    // Requests in flight on the killed process's connections may fail; the rest are served by the other replica.
+    expect(ok / outcomes.length).toBeGreaterThan(0.9);
+    expect(outcomes.slice(-5)).toEqual([200, 200, 200, 200, 200]);
+  });
+
+  it('stops every process it started, by pid', () => {
+    const recorded = JSON.parse(readFileSync(join(stateDir, 'processes.json'), 'utf8')) as { processes: Array<{ pid: number }> };
+    for (const p of recorded.processes) everyPid.add(p.pid);
+    const r = cli(['down'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('stopped');
+    expect(r.stdout).not.toContain('killing leftover');
+    const alive = [...everyPid].filter(pidAlive);
+    expect(alive).toEqual([]);
+    expect(JSON.parse(cli(['status', '--json'], env).stdout)).toEqual({ phase: 'down' });
+  });
+});

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { fetchStatus } from '../../chaos/src/local/runtime.ts';
+
+export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns a value, or fails with the last value seen. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    last = await check().catch((err: Error) => err.message);
+    if (last !== undefined && last !== false && !(typeof last === 'string' && last.startsWith('Error'))) return last as T;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+export function shopClient(stack: StackStatus) {
+  const base = stack.urls.gateway;
+  const request = async (method: string, path: string, opts: { headers?: Record<string, string>; body?: string | object } = {}) => {
+    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, headers: res.headers, body: json };
+  };
+  return {
+    request,
+    menu: () => request('GET', '/api/menu'),
+    order: (items: unknown, key: string = randomUUID(), extra: Record<string, string> = {}) =>
+      request('POST', '/api/orders', { headers: { 'x-api-key': stack.apiKey, 'idempotency-key': key, ...extra }, body: { items } }),
+    get: (id: string) => request('GET', `/api/orders/${id}`, { headers: { 'x-api-key': stack.apiKey } }),
+  };
+}
+
+export async function promQuery(stack: StackStatus, query: string): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+  const res = await fetch(`${stack.urls.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const body = (await res.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+export const repoRoot = join(import.meta.dirname, '../..');
+
+/** Runs the faultline CLI as a user would, on the project's pinned Node. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'chaos/bin/faultline.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function pidAlive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
