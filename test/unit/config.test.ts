@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
+import { allPorts, defaultOptions } from '../../chaos/src/local/layout.ts';
+import { runtimeOptions } from '../../chaos/src/options.ts';
+import { UsageError } from '../../chaos/src/local/runtime.ts';
+import { cli, repoRoot } from '../support/shop.ts';
+
+describe('service configuration', () => {
+  const schema = baseConfig.extend({ REDIS_URL: env.redisUrl() });
+  it('reads a typed, frozen object', () => {
+    const c = loadConfig(schema, { PORT: '8080', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(c).toMatchObject({ PORT: 8080, HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+  it('names every bad setting', () => {
+    expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(/PORT="eighty".*\n.*REDIS_URL="http:\/\/x"/);
+  });
+  it('stops a service at start-up with exit 2 on a malformed setting', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'services/catalog/src/main.ts')], { encoding: 'utf8', env: { PATH: process.env.PATH, PORT: '99999', REDIS_URL: 'redis://127.0.0.1:1' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('catalog: invalid configuration');
+    expect(r.stderr).toContain('PORT="99999"');
+  });
+  it('rejects a malformed API_KEYS setting in the gateway', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'services/gateway/src/main.ts')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, PORT: '1', CATALOG_URL: 'http://127.0.0.1:1', ORDERS_URL: 'http://127.0.0.1:1', API_KEYS: 'nokey' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/API_KEYS="nokey": expected name:key/);
+  });
+});
+
+describe('runtime options', () => {
+  it('uses flags over environment over defaults', () => {
+    const o = runtimeOptions({ portBase: '20000', replicas: 'catalog=3' }, { FAULTLINE_PORT_BASE: '30000', FAULTLINE_RESILIENCE: 'off' });
+    expect(o).toMatchObject({ portBase: 20000, resilience: 'off', replicas: { catalog: 3, orders: 2, kitchen: 2, gateway: 1 } });
+  });
+  it.each([
+    [{ portBase: 'abc' }, {}, /--port-base/],
+    [{}, { FAULTLINE_PORT_BASE: '80' }, /FAULTLINE_PORT_BASE/],
+    [{}, { FAULTLINE_RESILIENCE: 'maybe' }, /--resilience/],
+    [{ replicas: 'catalog' }, {}, /--replicas: expected service=count/],
+    [{ replicas: 'cashier=2' }, {}, /unknown service "cashier"/],
+    [{ replicas: 'kitchen=9' }, {}, /kitchen=9 must be a whole number from 1 to 5/],
+  ])('rejects flags %j env %j', (flags, environment, message) => {
+    expect(() => runtimeOptions(flags, environment)).toThrow(UsageError);
+    expect(() => runtimeOptions(flags, environment)).toThrow(message);
+  });
+  it('gives every component its own port', () => {
+    const ports = allPorts({ ...defaultOptions(), replicas: { gateway: 5, catalog: 5, orders: 5, kitchen: 5 } }).map(([, p]) => p);
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+});
+
+describe('the CLI answers bad input with exit 2', () => {
+  it.each([
+    [['up', '--port-base', 'abc'], /--port-base/],
+    [['up', '--replicas', 'kitchen=0'], /kitchen=0/],
+    [['demo', '--rate', '0'], /--rate/],
+    [['status', '--bogus'], /unknown option '--bogus'/],
+    [['launch'], /unknown command 'launch'/],
+  ])('faultline %j', (args, message) => {
+    const r = cli(args, { FAULTLINE_STATE_DIR: '/nonexistent-faultline-state' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
