@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Producer } from 'kafkajs';
-import { apiError, keys, orderIdPattern, topics, type Order, type OrderLine, type OrderPlaced, type OrderRequest, type Logger } from '@faultline/common';
+import { apiError, keys, withTimeout, orderIdPattern, topics, type Order, type OrderLine, type OrderPlaced, type OrderRequest, type Logger } from '@faultline/common';
 
 export interface Quote {
   lines: OrderLine[];
@@ -87,8 +87,4 @@ export function createOrderService({ redis, producer, quote, logger, claimTtlMs 
   }
 
   return { place, get };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 }
