@@ -12,7 +12,6 @@ export interface ProcessSpec {
   ready: () => Promise<boolean>;
   /** Liveness, as a kubelet would probe it: two misses in a row and the process is killed and restarted. */
   live?: () => Promise<boolean>;
-  stopSignal?: NodeJS.Signals;
   stopTimeoutMs?: number;
 }
 
@@ -89,7 +88,7 @@ export class ManagedProcess extends EventEmitter {
       return;
     }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(this.spec.stopSignal ?? 'SIGTERM');
+    child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), this.spec.stopTimeoutMs ?? 10_000);
     await exited;
     clearTimeout(killer);

@@ -6,7 +6,7 @@ const config = serviceConfig('kitchen',
   baseConfig.extend({
     REDIS_URL: env.redisUrl(),
     KAFKA_BROKERS: env.brokers(),
-    KITCHEN_GROUP: env.replica().default('kitchen'),
+    KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
     KITCHEN_PREP_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   }),
 );
