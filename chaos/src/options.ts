@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { defaultOptions, maxReplicas, serviceNames, type RuntimeOptions } from './local/layout.ts';
+import { defaultOptions, maxReplicas, serviceNames, type RuntimeOptions, type ServiceName } from './local/layout.ts';
 import { UsageError } from './local/runtime.ts';
 
 const replicas = z.coerce.number().int().min(1).max(maxReplicas);
@@ -13,7 +13,11 @@ const raw = z.strictObject({
     .string()
     .regex(/^(\w+=\d+)(,\w+=\d+)*$/, 'expected service=count[,service=count], e.g. catalog=3,kitchen=2')
     .optional(),
+  set: z.array(z.string()).optional(),
 });
+
+/** Settings the supervisor owns: wiring and identity, which a --set must not break. */
+const managedSettings = /^(PORT|HOST|REPLICA|REDIS_URL|KAFKA_BROKERS|CATALOG_URL|ORDERS_URL|API_KEYS|FAULTLINE_RESILIENCE|OTEL_\w+)$/;
 
 /** CLI flags over environment over defaults; anything malformed is a UsageError (exit 2) that names the setting. */
 export function runtimeOptions(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
@@ -22,6 +26,7 @@ export function runtimeOptions(flags: Record<string, unknown>, env: NodeJS.Proce
     stateDir: flags.stateDir ?? env.FAULTLINE_STATE_DIR,
     resilience: flags.resilience ?? env.FAULTLINE_RESILIENCE,
     replicas: flags.replicas,
+    set: flags.set,
   };
   const parsed = raw.safeParse(Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)));
   if (!parsed.success) {
@@ -35,6 +40,14 @@ export function runtimeOptions(flags: Record<string, unknown>, env: NodeJS.Proce
     ...(parsed.data.stateDir ? { stateDir: isAbsolute(parsed.data.stateDir) ? parsed.data.stateDir : resolve(parsed.data.stateDir) } : {}),
     ...(parsed.data.resilience ? { resilience: parsed.data.resilience } : {}),
   };
+  for (const assignment of parsed.data.set ?? []) {
+    const m = /^(\w+)\.([A-Z][A-Z0-9_]*)=(.*)$/s.exec(assignment);
+    if (!m) throw new UsageError(`--set: expected service.SETTING=value, e.g. gateway.RATE_LIMIT_RPS=20; got "${assignment}"`);
+    const [, svc, name, value] = m as unknown as [string, string, string, string];
+    if (!(serviceNames as readonly string[]).includes(svc)) throw new UsageError(`--set: unknown service "${svc}" (known: ${serviceNames.join(', ')})`);
+    if (managedSettings.test(name)) throw new UsageError(`--set: ${name} is wired by the runtime and cannot be set`);
+    opts.settings = { ...opts.settings, [svc]: { ...opts.settings[svc as ServiceName], [name]: value } };
+  }
   for (const pair of parsed.data.replicas?.split(',') ?? []) {
     const [svc, count] = pair.split('=') as [string, string];
     if (!(serviceNames as readonly string[]).includes(svc)) throw new UsageError(`--replicas: unknown service "${svc}" (known: ${serviceNames.join(', ')})`);

@@ -15,7 +15,12 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const stateDir = mkdtempSync(join(tmpdir(), 'faultline-it-'));
-  const opts = { ...defaultOptions(), portBase: 27400, stateDir };
+  // Limits low enough that a test can reach them with a few hundred requests.
+  const settings = {
+    gateway: { RATE_LIMIT_RPS: '50', RATE_LIMIT_BURST: '50', ADMISSION_CONCURRENCY: '8', ADMISSION_QUEUE: '4' },
+    orders: { MAX_KITCHEN_LAG: '100' },
+  };
+  const opts = { ...defaultOptions(), portBase: 27400, stateDir, settings };
   const stack = await up(opts, (line) => process.stderr.write(`[stack] ${line}\n`));
   project.provide('stack', stack);
   project.provide('stateDir', stateDir);

@@ -62,3 +62,49 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 export { isAlive as pidAlive } from '../../chaos/src/local/runtime.ts';
+
+/** Sums the samples of one metric on a replica's /metrics whose labels include `labels`; 0 when there are none. */
+export async function scrape(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+export interface Outcome {
+  at: number;
+  status: number;
+  ms: number;
+  headers?: Headers;
+  code?: string;
+  message?: string;
+}
+
+/** A steady stream of requests from `workers` loops until stopped: bounded by `maxMs` whatever happens. */
+export function steadyLoad(send: () => Promise<{ status: number; headers?: Headers; body?: any }>, { workers = 2, pauseMs = 20, maxMs = 60_000 } = {}) {
+  const outcomes: Outcome[] = [];
+  let stopped = false;
+  const until = Date.now() + maxMs;
+  const loop = async () => {
+    while (!stopped && Date.now() < until) {
+      const start = Date.now();
+      const r = await send().catch(() => ({ status: 0, headers: undefined, body: undefined }));
+      outcomes.push({ at: start, status: r.status, ms: Date.now() - start, headers: r.headers, code: r.body?.error?.code, message: r.body?.error?.message });
+      await sleep(pauseMs);
+    }
+  };
+  const running = Promise.all(Array.from({ length: workers }, loop));
+  return {
+    outcomes,
+    async stop() {
+      stopped = true;
+      await running;
+      return outcomes;
+    },
+  };
+}

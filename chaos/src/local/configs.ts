@@ -18,6 +18,8 @@ offsets.topic.num.partitions=6
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
+# kitchen fails over in seconds, so its sessions are shorter than the broker's 6 s floor
+group.min.session.timeout.ms=1000
 log.dirs=${logDir}
 `;
 }

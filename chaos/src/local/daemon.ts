@@ -4,7 +4,7 @@ import type { RuntimeOptions } from './layout.ts';
 
 const opts = JSON.parse(process.env.FAULTLINE_RUNTIME_OPTIONS ?? '') as RuntimeOptions;
 const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-const supervisor = new Supervisor(opts, process.env.FAULTLINE_API_KEY ?? '', log);
+const supervisor = new Supervisor(opts, JSON.parse(process.env.FAULTLINE_API_KEYS ?? '{}') as Record<string, string>, log);
 
 const stop = (signal: string) => {
   log(`${signal}: stopping`);

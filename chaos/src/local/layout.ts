@@ -10,6 +10,8 @@ export interface RuntimeOptions {
   replicas: Record<ServiceName, number>;
   resilience: 'on' | 'off';
   partitions: number;
+  /** Extra environment per service, e.g. { gateway: { RATE_LIMIT_RPS: '20' } }; each service validates its own. */
+  settings: Partial<Record<ServiceName, Record<string, string>>>;
 }
 
 export const maxReplicas = 5;
@@ -20,12 +22,14 @@ export const defaultOptions = (): RuntimeOptions => ({
   replicas: { gateway: 1, catalog: 2, orders: 2, kitchen: 2 },
   resilience: 'on',
   partitions: 6,
+  settings: {},
 });
 
 /** Every edge between shop parts, each a Toxiproxy proxy named `<client>-<server>` so that drills can cut or slow it. */
 export const edges = [
   { name: 'gateway-catalog', upstream: 'catalog' },
   { name: 'gateway-orders', upstream: 'orders' },
+  { name: 'gateway-redis', upstream: 'redis' },
   { name: 'orders-catalog', upstream: 'catalog' },
   { name: 'orders-redis', upstream: 'redis' },
   { name: 'orders-kafka', upstream: 'kafka-orders' },

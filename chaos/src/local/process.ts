@@ -15,7 +15,10 @@ export interface ProcessSpec {
   stopTimeoutMs?: number;
 }
 
-export type Health = 'starting' | 'ready' | 'unready' | 'restarting' | 'stopped';
+export type Health = 'starting' | 'ready' | 'unready' | 'restarting' | 'stopped' | 'failed';
+
+/** The exit code with which a service refuses a malformed setting: restarting it would not help. */
+const configErrorExit = 2;
 
 const backoff = (restarts: number) => Math.min(500 * 2 ** Math.max(0, restarts - 1), 8000);
 
@@ -52,6 +55,11 @@ export class ManagedProcess extends EventEmitter {
       this.emit('exit', { pid: child.pid, code, signal });
       if (this.stopping) {
         this.health = 'stopped';
+        return;
+      }
+      if (code === configErrorExit && this.health === 'starting') {
+        this.health = 'failed';
+        this.emit('log', `${this.spec.name} (pid ${child.pid}) refused its configuration (exit 2); not restarting it. See ${this.spec.logFile}`);
         return;
       }
       this.health = 'restarting';

@@ -13,7 +13,7 @@ export class UsageError extends Error {
 interface StateFile {
   supervisorPid: number;
   options: RuntimeOptions;
-  apiKey: string;
+  apiKeys: Record<string, string>;
   startedAt: string;
 }
 
@@ -69,15 +69,16 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
   }
   const files = paths(opts.stateDir);
   mkdirSync(files.logs, { recursive: true });
-  const apiKey = `fl_${randomBytes(16).toString('hex')}`;
+  // Two clients, so that one can be rate-limited while the other is served.
+  const apiKeys = Object.fromEntries(['local', 'load'].map((client) => [client, `fl_${randomBytes(16).toString('hex')}`]));
   const log = openSync(join(files.logs, 'supervisor.log'), 'w');
   const daemon = spawn(process.execPath, [join(import.meta.dirname, 'daemon.ts')], {
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...process.env, FAULTLINE_RUNTIME_OPTIONS: JSON.stringify(opts), FAULTLINE_API_KEY: apiKey },
+    env: { ...process.env, FAULTLINE_RUNTIME_OPTIONS: JSON.stringify(opts), FAULTLINE_API_KEYS: JSON.stringify(apiKeys) },
   });
   daemon.unref();
-  const state: StateFile = { supervisorPid: daemon.pid!, options: opts, apiKey, startedAt: new Date().toISOString() };
+  const state: StateFile = { supervisorPid: daemon.pid!, options: opts, apiKeys, startedAt: new Date().toISOString() };
   writeFileSync(files.state, JSON.stringify(state, null, 2));
   print(`supervisor pid ${daemon.pid}; logs in ${files.logs}`);
 

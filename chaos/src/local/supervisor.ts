@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import express from 'express';
@@ -37,7 +37,7 @@ export class Supervisor {
   readonly opts: RuntimeOptions;
   readonly ports;
   readonly files;
-  readonly apiKey: string;
+  readonly apiKeys: Record<string, string>;
   phase: Phase = 'starting';
   readonly components: Component[] = [];
   private readonly balancers = new Map<ServiceName, ServiceBalancer>();
@@ -49,11 +49,11 @@ export class Supervisor {
   readonly toxiproxy;
   private readonly log: (line: string) => void;
 
-  constructor(opts: RuntimeOptions, apiKey: string, log: (line: string) => void) {
+  constructor(opts: RuntimeOptions, apiKeys: Record<string, string>, log: (line: string) => void) {
     this.opts = opts;
     this.ports = portsFor(opts.portBase);
     this.files = paths(opts.stateDir);
-    this.apiKey = apiKey;
+    this.apiKeys = apiKeys;
     this.log = log;
     this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
   }
@@ -177,8 +177,10 @@ export class Supervisor {
         return { ...common, REDIS_URL: `redis://${via('orders-redis')}`, KAFKA_BROKERS: via('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
       case 'kitchen':
         return { ...common, REDIS_URL: `redis://${via('kitchen-redis')}`, KAFKA_BROKERS: via('kitchen-kafka') };
-      case 'gateway':
-        return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, API_KEYS: `local:${this.apiKey}` };
+      case 'gateway': {
+        const API_KEYS = Object.entries(this.apiKeys).map(([client, key]) => `${client}:${key}`).join(',');
+        return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, REDIS_URL: `redis://${via('gateway-redis')}`, API_KEYS };
+      }
     }
   }
 
@@ -199,6 +201,7 @@ export class Supervisor {
             command: process.execPath,
             args: ['--import', telemetry, join(projectRoot, 'services', svc, 'src/main.ts')],
             env: {
+              ...this.opts.settings[svc],
               ...this.serviceEnv(svc),
               PORT: String(port),
               REPLICA: String(i),
@@ -223,12 +226,22 @@ export class Supervisor {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       await Promise.all(components.map((c) => c.process.probe()));
+      const failed = components.filter((c) => c.process.health === 'failed');
+      if (failed.length > 0) throw new Error(`${failed.map((c) => c.name).join(', ')} refused its settings:\n${failed.map((c) => this.tail(c)).join('\n')}`);
       const waiting = components.filter((c) => c.process.health !== 'ready');
       if (waiting.length === 0) return;
       await new Promise((r) => setTimeout(r, 250));
     }
     const waiting = components.filter((c) => c.process.health !== 'ready').map((c) => `${c.name} (see ${join(this.files.logs, `${c.name}.log`)})`);
     throw new Error(`${what} not ready after ${timeoutMs / 1000} s: ${waiting.join(', ')}`);
+  }
+
+  private tail(c: Component, lines = 8) {
+    try {
+      return readFileSync(join(this.files.logs, `${c.name}.log`), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
   }
 
   private async createTopic() {
@@ -299,7 +312,8 @@ export class Supervisor {
       supervisor: { pid: process.pid, url: `http://127.0.0.1:${this.ports.control}` },
       portBase: this.opts.portBase,
       resilience: this.opts.resilience,
-      apiKey: this.apiKey,
+      apiKey: this.apiKeys.local!,
+      apiKeys: this.apiKeys,
       urls: {
         gateway: `http://127.0.0.1:${this.ports.services.gateway}`,
         prometheus: `http://127.0.0.1:${this.ports.prometheus}`,

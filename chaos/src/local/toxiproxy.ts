@@ -1,3 +1,12 @@
+export interface Toxic {
+  name: string;
+  type: 'latency' | 'timeout' | 'bandwidth' | 'slow_close' | 'reset_peer' | 'limit_data' | 'slicer';
+  /** upstream: client to server; downstream: server to client. */
+  stream: 'upstream' | 'downstream';
+  toxicity?: number;
+  attributes: Record<string, number>;
+}
+
 export interface Proxy {
   name: string;
   listen: string;
@@ -24,5 +33,7 @@ export function createToxiproxy(base: string) {
     list: async () => Object.values(await call<Record<string, Proxy>>('GET', '/proxies')).sort((a, b) => a.name.localeCompare(b.name)),
     setEnabled: (name: string, enabled: boolean) => call<Proxy>('POST', `/proxies/${name}`, { enabled }),
     reset: () => call<unknown>('POST', '/reset'),
+    addToxic: (proxy: string, toxic: Toxic) => call<Toxic>('POST', `/proxies/${proxy}/toxics`, { toxicity: 1, ...toxic }),
+    removeToxic: (proxy: string, name: string) => call<unknown>('DELETE', `/proxies/${proxy}/toxics/${name}`),
   };
 }

@@ -1,4 +1,4 @@
-import { baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, serve } from '@faultline/common';
+import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve } from '@faultline/common';
 import { createMenuStore, seed } from './menu.ts';
 
 const config = serviceConfig('catalog', baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
@@ -8,7 +8,12 @@ const redis = createRedis(config.REDIS_URL, logger);
 const store = createMenuStore(redis, config.MENU_CACHE_TTL_MS, registry);
 redis.once('ready', () => void seed(redis).catch((err) => logger.warn({ err }, 'menu seed failed')));
 
-const app = createApp({ registry, logger, readiness: { redis: () => redis.ping() } });
+const app = createApp({
+  registry,
+  logger,
+  guards: config.FAULTLINE_RESILIENCE ? [adoptDeadline(() => resilienceMetrics(registry).shed.inc({ reason: 'deadline' }))] : [],
+  readiness: { redis: () => redis.ping() },
+});
 app.get(
   '/menu',
   handle(async (_req, res) => {

@@ -39,6 +39,7 @@ export const env = {
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   replica: () => z.string().regex(/^[\w-]+$/).default('0'),
+  resilience: () => z.enum(['on', 'off'], { error: 'expected on or off' }).default('on').transform((v) => v === 'on'),
 };
 
 export const baseConfig = z.object({
@@ -46,4 +47,6 @@ export const baseConfig = z.object({
   HOST: env.host(),
   LOG_LEVEL: env.logLevel(),
   REPLICA: env.replica(),
+  /** off turns every resilience policy into a pass-through, for the control run. */
+  FAULTLINE_RESILIENCE: env.resilience(),
 });

@@ -57,6 +57,7 @@ export const errorCodes = {
   quantity_out_of_range: [400, `a quantity is not a whole number from 1 to ${limits.maxQty}`],
   missing_idempotency_key: [400, 'the Idempotency-Key header is missing'],
   invalid_idempotency_key: [400, 'the Idempotency-Key header is not 8-128 printable ASCII characters'],
+  invalid_deadline: [400, 'the X-Request-Deadline header (set by the gateway for services behind it) is not a near-future time in epoch milliseconds'],
   missing_api_key: [401, 'the X-API-Key header is missing'],
   unknown_api_key: [401, 'the X-API-Key is not known'],
   order_not_found: [404, 'no order has that id'],
@@ -66,7 +67,11 @@ export const errorCodes = {
   unsupported_media_type: [415, 'the body is not sent as application/json'],
   unknown_sku: [422, 'an item names a sku that is not on the menu'],
   idempotency_key_reused: [422, 'the Idempotency-Key was used before with a different body'],
-  dependency_unavailable: [503, 'a dependency of the shop is unavailable; retry after the given delay'],
+  rate_limited: [429, "the API key has used up its request rate; retry after the given delay"],
+  dependency_unavailable: [503, 'a dependency of the shop is unavailable, or its circuit breaker is open; retry after the given delay'],
+  overloaded: [503, 'the gateway is at its concurrency limit and its queue is full; retry after the given delay'],
+  deadline_exceeded: [503, "the request's deadline passed before the work could start; it was dropped"],
+  kitchen_backlogged: [503, "the kitchen's backlog (consumer lag) is over its limit; no new orders until it drains"],
 } as const satisfies Record<string, readonly [number, string]>;
 export type ErrorCode = keyof typeof errorCodes;
 

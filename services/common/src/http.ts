@@ -11,12 +11,14 @@ export interface AppOptions {
   readiness?: Record<string, Check>;
   /** Largest JSON body accepted; larger ones get 413 body_too_large. */
   bodyLimit?: string;
+  /** Run before the body is parsed or any route works: admission control, deadlines. */
+  guards?: RequestHandler[];
 }
 
 const probeTimeoutMs = 1000;
 
 /** An express app with RED metrics, a bounded JSON body parser, /metrics, /healthz (liveness) and /readyz (readiness). */
-export function createApp({ registry, readiness = {}, bodyLimit = '16kb' }: AppOptions): Express {
+export function createApp({ registry, readiness = {}, bodyLimit = '16kb', guards = [] }: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -43,6 +45,7 @@ export function createApp({ registry, readiness = {}, bodyLimit = '16kb' }: AppO
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
   });
   app.use(httpMetrics(registry));
+  for (const guard of guards) app.use(guard);
   app.use(express.json({ limit: bodyLimit, strict: true }));
   return app;
 }

@@ -7,3 +7,4 @@ export * from './lifecycle.ts';
 export * from './clients.ts';
 export * from './contracts.ts';
 export * from './upstream.ts';
+export * from './resilience/index.ts';

@@ -1,9 +1,15 @@
 import {
+  admissionControl,
   baseConfig,
   callUpstream,
   createApp,
+  createDependency,
   createLogger,
+  createRedis,
   createRegistry,
+  deadlineOf,
+  drillBreaker,
+  drillRetry,
   env,
   finishApp,
   handle,
@@ -13,57 +19,94 @@ import {
   parseOrderRequest,
   requireJson,
   serve,
+  stampDeadline,
 } from '@faultline/common';
 import { apiKeysSetting, authenticate } from './auth.ts';
+import { lastGoodMenu } from './menu-fallback.ts';
 import { openapi } from './openapi.ts';
+import { rateLimit } from './rate-limit.ts';
 
-const config = serviceConfig('gateway', 
+const config = serviceConfig(
+  'gateway',
   baseConfig.extend({
     CATALOG_URL: env.url(),
     ORDERS_URL: env.url(),
+    REDIS_URL: env.redisUrl(),
     API_KEYS: apiKeysSetting,
-    UPSTREAM_TIMEOUT_MS: env.positiveInt(2000),
+    CATALOG_TIMEOUT_MS: env.positiveInt(800),
+    ORDERS_TIMEOUT_MS: env.positiveInt(2500),
+    REDIS_TIMEOUT_MS: env.positiveInt(100),
+    REQUEST_DEADLINE_MS: env.positiveInt(3000),
+    RATE_LIMIT_RPS: env.positiveInt(50),
+    RATE_LIMIT_BURST: env.positiveInt(100),
+    ADMISSION_CONCURRENCY: env.positiveInt(64),
+    ADMISSION_QUEUE: env.positiveInt(32),
   }),
 );
+const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('gateway', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('gateway', config.REPLICA);
-const timeoutMs = config.UPSTREAM_TIMEOUT_MS;
+const redis = createRedis(config.REDIS_URL, logger);
+const dependency = (name: string, timeoutMs: number, retries: boolean) =>
+  createDependency({ name, registry, enabled, timeoutMs, breaker: drillBreaker, ...(retries ? { retry: drillRetry } : {}) });
+const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true);
+const orders = dependency('orders', config.ORDERS_TIMEOUT_MS, true);
+const redisDependency = dependency('redis', config.REDIS_TIMEOUT_MS, false);
+const menu = lastGoodMenu(registry, enabled);
 
-const app = createApp({ registry, logger, bodyLimit: `${limits.bodyBytes}b` });
+const app = createApp({
+  registry,
+  logger,
+  bodyLimit: `${limits.bodyBytes}b`,
+  guards: [
+    ...(enabled ? [stampDeadline(config.REQUEST_DEADLINE_MS)] : []),
+    admissionControl({ registry, enabled, concurrency: config.ADMISSION_CONCURRENCY, queue: config.ADMISSION_QUEUE }),
+  ],
+});
 app.get('/api/openapi.json', (_req, res) => {
   res.json(openapi);
 });
 app.get(
   '/api/menu',
   handle(async (_req, res) => {
-    res.json((await callUpstream('catalog', `${config.CATALOG_URL}/menu`, { timeoutMs })).body);
+    const deadline = deadlineOf(res);
+    await menu.serve(res, () => catalog.call((signal) => callUpstream('catalog', `${config.CATALOG_URL}/menu`, { signal, deadline }), { idempotent: true, deadline }));
   }),
 );
-const auth = authenticate(config.API_KEYS);
+const guarded = [authenticate(config.API_KEYS), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST })];
 app.post(
   '/api/orders',
-  auth,
+  ...guarded,
   requireJson(),
   handle(async (req, res) => {
     // Validated at the edge too, so that bad input costs nothing downstream.
     const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
     const order = parseOrderRequest(req.body);
-    const upstream = await callUpstream('orders', `${config.ORDERS_URL}/orders`, {
-      method: 'POST',
-      headers: { 'idempotency-key': idempotencyKey, 'x-client-id': String(res.locals.client) },
-      body: order,
-      timeoutMs,
-    });
+    const deadline = deadlineOf(res);
+    // Not retried here: the client holds the Idempotency-Key and retries safely after Retry-After.
+    const upstream = await orders.call(
+      (signal) =>
+        callUpstream('orders', `${config.ORDERS_URL}/orders`, {
+          method: 'POST',
+          headers: { 'idempotency-key': idempotencyKey, 'x-client-id': String(res.locals.client) },
+          body: order,
+          signal,
+          deadline,
+        }),
+      { deadline },
+    );
     res.status(upstream.status).json(upstream.body);
   }),
 );
 app.get(
   '/api/orders/:id',
-  auth,
+  ...guarded,
   handle(async (req, res) => {
-    res.json((await callUpstream('orders', `${config.ORDERS_URL}/orders/${encodeURIComponent(String(req.params.id))}`, { timeoutMs })).body);
+    const deadline = deadlineOf(res);
+    const url = `${config.ORDERS_URL}/orders/${encodeURIComponent(String(req.params.id))}`;
+    res.json((await orders.call((signal) => callUpstream('orders', url, { signal, deadline }), { idempotent: true, deadline })).body);
   }),
 );
 finishApp(app, logger);
 
-await serve(app, { port: config.PORT, host: config.HOST, logger });
+await serve(app, { port: config.PORT, host: config.HOST, logger, closers: [() => redis.quit()] });

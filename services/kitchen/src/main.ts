@@ -1,26 +1,41 @@
 import { z } from 'zod';
-import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Histogram, type OrderPlaced } from '@faultline/common';
+import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
+import { createStations } from './stations.ts';
 
-const config = serviceConfig('kitchen', 
+const config = serviceConfig(
+  'kitchen',
   baseConfig.extend({
     REDIS_URL: env.redisUrl(),
     KAFKA_BROKERS: env.brokers(),
     KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
     KITCHEN_PREP_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+    KITCHEN_STATIONS: z.coerce.number().int().min(1).max(256).default(4),
+    KITCHEN_RETRY_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    KITCHEN_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(3000),
   }),
 );
+const enabled = config.FAULTLINE_RESILIENCE;
 const worker = `kitchen-${config.REPLICA}`;
 const logger = createLogger('kitchen', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('kitchen', config.REPLICA);
 const redis = createRedis(config.REDIS_URL, logger);
 const kitchen = createKitchen(redis, worker);
 const kafka = createKafka(worker, config.KAFKA_BROKERS, logger);
-const consumer = kafka.consumer({ groupId: config.KITCHEN_GROUP, sessionTimeout: 6000, heartbeatInterval: 1000, rebalanceTimeout: 10_000 });
+// Failover in seconds: a dead worker's session ends after KITCHEN_SESSION_TIMEOUT_MS and its partitions move.
+// kafkajs heartbeats between fetches, so a fetch must not wait longer than a heartbeat interval.
+// With resilience off, kafkajs's defaults (30 s session, 3 s heartbeat, 5 s fetch wait) are the control.
+const heartbeatInterval = Math.max(100, Math.floor(config.KITCHEN_SESSION_TIMEOUT_MS / 6));
+const consumer = kafka.consumer(
+  enabled
+    ? { groupId: config.KITCHEN_GROUP, sessionTimeout: config.KITCHEN_SESSION_TIMEOUT_MS, heartbeatInterval, maxWaitTimeInMs: heartbeatInterval, rebalanceTimeout: 10_000 }
+    : { groupId: config.KITCHEN_GROUP },
+);
+const stations = createStations({ stations: config.KITCHEN_STATIONS, retryAfterMs: config.KITCHEN_RETRY_MS, registry, logger, enabled });
 
 const completions = new Counter({
   name: 'kitchen_orders_total',
-  help: 'Deliveries of orders.placed by result: completed (first effect) or redelivery (no second effect).',
+  help: 'Deliveries of orders.placed by result: completed (first effect) or redelivery (a duplicate delivery, with no second effect).',
   labelNames: ['result'] as const,
   registers: [registry],
 });
@@ -30,29 +45,39 @@ const prepSeconds = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   registers: [registry],
 });
+const joins = new Counter({ name: 'kitchen_group_joins_total', help: 'Times this worker joined the consumer group: each rebalance counts one.', registers: [registry] });
+const assignedGauge = new Gauge({ name: 'kitchen_assigned_partitions', help: 'Partitions of orders.placed assigned to this worker.', registers: [registry] });
 
 let joined = false;
 consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
   joined = true;
-  logger.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined group');
+  const assigned = payload.memberAssignment[topics.ordersPlaced] ?? [];
+  joins.inc();
+  assignedGauge.set(assigned.length);
+  stations.forget(assigned);
+  logger.info({ memberId: payload.memberId, assigned }, 'joined group');
 });
 consumer.on(consumer.events.CRASH, ({ payload }) => {
   joined = false;
   logger.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
 });
 
+async function prepare(value: Buffer | null) {
+  const end = prepSeconds.startTimer();
+  const order = JSON.parse(value?.toString() ?? '{}') as OrderPlaced;
+  if (config.KITCHEN_PREP_MS > 0) await new Promise((r) => setTimeout(r, config.KITCHEN_PREP_MS));
+  const result = await kitchen.complete(order);
+  completions.inc({ result });
+  end();
+}
+
 async function start() {
   await consumer.connect();
   await consumer.subscribe({ topic: topics.ordersPlaced, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
-      const end = prepSeconds.startTimer();
-      const order = JSON.parse(message.value?.toString() ?? '{}') as OrderPlaced;
-      if (config.KITCHEN_PREP_MS > 0) await new Promise((r) => setTimeout(r, config.KITCHEN_PREP_MS));
-      const result = await kitchen.complete(order);
-      completions.inc({ result });
-      end();
-    },
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 64,
+    eachBatch: (payload) => stations.eachBatch(payload, (message) => prepare(message.value)),
   });
 }
 start().catch((err: Error) => {
@@ -70,6 +95,7 @@ const app = createApp({
     },
   },
 });
+// Graceful: disconnect finishes the batch in hand, commits its offsets and leaves the group, so no session has to expire.
 await serve(app, {
   port: config.PORT,
   host: config.HOST,

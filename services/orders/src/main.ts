@@ -1,39 +1,55 @@
+import { z } from 'zod';
 import { Partitioners } from 'kafkajs';
 import {
   ApiError,
+  DependencyFailure,
+  adoptDeadline,
   apiError,
-  callUpstream,
   baseConfig,
+  callUpstream,
   createApp,
+  createDependency,
   createKafka,
   createLogger,
   createRedis,
   createRegistry,
+  deadlineOf,
+  drillBreaker,
   env,
   finishApp,
   handle,
-  serviceConfig,
   parseIdempotencyKey,
   parseOrderRequest,
   requireJson,
+  resilienceMetrics,
   serve,
+  serviceConfig,
+  topics,
   Counter,
   type OrderRequest,
 } from '@faultline/common';
+import { watchKitchenBacklog } from './backlog.ts';
 import { createOrderService, type Quote } from './orders.ts';
 
-const config = serviceConfig('orders', 
+const config = serviceConfig(
+  'orders',
   baseConfig.extend({
     REDIS_URL: env.redisUrl(),
     KAFKA_BROKERS: env.brokers(),
     CATALOG_URL: env.url(),
-    CATALOG_TIMEOUT_MS: env.positiveInt(1000),
+    CATALOG_TIMEOUT_MS: env.positiveInt(800),
+    KAFKA_TIMEOUT_MS: env.positiveInt(1500),
+    KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
+    MAX_KITCHEN_LAG: env.positiveInt(500),
+    LAG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   }),
 );
+const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('orders', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('orders', config.REPLICA);
 const redis = createRedis(config.REDIS_URL, logger);
 const kafka = createKafka(`orders-${config.REPLICA}`, config.KAFKA_BROKERS, logger);
+// Idempotent, so acks come from all in-sync replicas and a retried batch is written once.
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
 let producerConnected = false;
 producer.on(producer.events.CONNECT, () => (producerConnected = true));
@@ -49,17 +65,38 @@ const ordersTotal = new Counter({
   registers: [registry],
 });
 
-const quote = async (request: OrderRequest) =>
-  (await callUpstream<Quote>('catalog', `${config.CATALOG_URL}/quote`, { method: 'POST', body: request, timeoutMs: config.CATALOG_TIMEOUT_MS })).body;
+// No retries at this layer: the gateway is the one layer that retries, and it does not retry order placement.
+const catalog = createDependency({ name: 'catalog', registry, enabled, timeoutMs: config.CATALOG_TIMEOUT_MS, breaker: drillBreaker });
+const orderLog = createDependency({ name: 'kafka', registry, enabled, timeoutMs: config.KAFKA_TIMEOUT_MS, breaker: drillBreaker });
+const backlog = watchKitchenBacklog({ kafka, group: config.KITCHEN_GROUP, topic: topics.ordersPlaced, limit: config.MAX_KITCHEN_LAG, pollMs: config.LAG_POLL_MS, registry, logger, enabled });
 
-const orders = createOrderService({ redis, producer, quote, logger });
+const orders = createOrderService({
+  redis,
+  admit: backlog.admit,
+  quote: async (request: OrderRequest, deadline?: number) =>
+    (await catalog.call((signal) => callUpstream<Quote>('catalog', `${config.CATALOG_URL}/quote`, { method: 'POST', body: request, signal, deadline }), { deadline })).body,
+  publish: async (message, deadline) => {
+    await orderLog.call(
+      () =>
+        producer.send({ topic: topics.ordersPlaced, acks: -1, messages: [{ key: message.id, value: JSON.stringify(message) }] }).catch((err: Error) => {
+          throw new DependencyFailure('the order log (Kafka)', `refused the order: ${err.message}`, err);
+        }),
+      { deadline },
+    );
+  },
+});
 
-const app = createApp({ registry, logger, readiness: {
+const app = createApp({
+  registry,
+  logger,
+  guards: enabled ? [adoptDeadline(() => resilienceMetrics(registry).shed.inc({ reason: 'deadline' }))] : [],
+  readiness: {
     redis: () => redis.ping(),
     kafka: async () => {
       if (!producerConnected) throw new Error('producer not connected');
     },
-  } });
+  },
+});
 app.post(
   '/orders',
   requireJson(),
@@ -67,7 +104,7 @@ app.post(
     try {
       const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
       const request = parseOrderRequest(req.body);
-      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request);
+      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res));
       ordersTotal.inc({ outcome: replayed ? 'replayed' : 'accepted', code: '' });
       res.status(replayed ? 200 : 201).json({ id: order.id, status: order.status, totalCents: order.totalCents });
     } catch (err) {
@@ -90,5 +127,5 @@ await serve(app, {
   port: config.PORT,
   host: config.HOST,
   logger,
-  closers: [() => producer.disconnect(), () => redis.quit()],
+  closers: [() => backlog.close(), () => producer.disconnect(), () => redis.quit()],
 });

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Producer } from 'kafkajs';
-import { apiError, keys, withTimeout, orderIdPattern, topics, type Order, type OrderLine, type OrderPlaced, type OrderRequest, type Logger } from '@faultline/common';
+import { apiError, keys, orderIdPattern, type Order, type OrderLine, type OrderPlaced, type OrderRequest } from '@faultline/common';
 
 export interface Quote {
   lines: OrderLine[];
@@ -10,14 +9,16 @@ export interface Quote {
 
 export interface OrderDeps {
   redis: Redis;
-  producer: Producer;
-  quote: (request: OrderRequest) => Promise<Quote>;
-  logger: Logger;
+  /** Prices the order with the catalog; throws 422 for an unknown sku, 503 if the catalog is unavailable. */
+  quote: (request: OrderRequest, deadline?: number) => Promise<Quote>;
+  /** Appends the order to the order log (Kafka); throws 503 if it cannot. */
+  publish: (message: OrderPlaced, deadline?: number) => Promise<void>;
+  /** Throws 503 when a new order must be refused (back pressure). */
+  admit: () => void;
   /** How long an Idempotency-Key stays claimed while its first request is in flight. */
   claimTtlMs?: number;
   /** How long a finished Idempotency-Key is remembered. */
   keyTtlSeconds?: number;
-  sendTimeoutMs?: number;
 }
 
 type KeyRecord = { state: 'pending'; hash: string } | { state: 'done'; hash: string; orderId: string };
@@ -26,7 +27,7 @@ export type PlaceResult = { replayed: boolean; order: Order };
 
 const fingerprint = (request: OrderRequest) => createHash('sha256').update(JSON.stringify(request.items)).digest('hex');
 
-export function createOrderService({ redis, producer, quote, logger, claimTtlMs = 30_000, keyTtlSeconds = 86_400, sendTimeoutMs = 5000 }: OrderDeps) {
+export function createOrderService({ redis, quote, publish, admit, claimTtlMs = 30_000, keyTtlSeconds = 86_400 }: OrderDeps) {
   async function get(id: string): Promise<Order | undefined> {
     if (!orderIdPattern.test(id)) return undefined;
     const raw = await redis.hgetall(keys.order(id));
@@ -50,27 +51,26 @@ export function createOrderService({ redis, producer, quote, logger, claimTtlMs 
   }
 
   /**
-   * Claims the key, prices, produces, then commits the order and the ledger entry in one MULTI.
+   * Claims the key, checks back pressure, prices, produces, then commits the order and the ledger entry in one MULTI.
    * Producing before committing means a Kafka failure writes nothing; a claim that fails is released.
+   * A replay is answered even under back pressure: it is not a new order.
    */
-  async function place(client: string, idempotencyKey: string, request: OrderRequest): Promise<PlaceResult> {
+  async function place(client: string, idempotencyKey: string, request: OrderRequest, deadline?: number): Promise<PlaceResult> {
     const key = keys.idempotency(client, idempotencyKey);
     const hash = fingerprint(request);
     const claimed = await redis.set(key, JSON.stringify({ state: 'pending', hash } satisfies KeyRecord), 'PX', claimTtlMs, 'NX');
     if (claimed !== 'OK') {
       const existing = await redis.get(key);
       if (existing) return replay(JSON.parse(existing) as KeyRecord, hash);
-      return place(client, idempotencyKey, request); // the claim expired between SET and GET
+      return place(client, idempotencyKey, request, deadline); // the claim expired between SET and GET
     }
     try {
-      const { lines, totalCents } = await quote(request);
+      admit();
+      const { lines, totalCents } = await quote(request, deadline);
       const id = `ord_${randomUUID().replaceAll('-', '')}`;
       const createdAt = new Date().toISOString();
       const message: OrderPlaced = { id, lines, totalCents, placedAt: createdAt };
-      await withTimeout(producer.send({ topic: topics.ordersPlaced, messages: [{ key: id, value: JSON.stringify(message) }] }), sendTimeoutMs).catch((err: Error) => {
-        logger.warn({ err: err.message, id }, 'produce failed');
-        throw apiError('dependency_unavailable', 'the order log (Kafka) is unavailable', { retryAfterSeconds: 1 });
-      });
+      await publish(message, deadline);
       await redis
         .multi()
         .hset(keys.order(id), { lines: JSON.stringify(lines), totalCents, createdAt, client })

@@ -1,0 +1,5 @@
+export * from './admission.ts';
+export * from './deadline.ts';
+export * from './dependency.ts';
+export * from './metrics.ts';
+export * from './retry-budget.ts';

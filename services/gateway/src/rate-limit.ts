@@ -1,0 +1,71 @@
+import type { RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
+import { Counter, apiError, type Dependency, type Registry } from '@faultline/common';
+
+// Hand-written: rate-limiter-flexible and its peers count fixed windows; none keeps a token bucket in Redis for ioredis.
+// One atomic script per request, on Redis's clock, so every gateway replica draws from the same bucket.
+const takeTokenScript = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or burst
+local at = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+local nextTokenMs = 0
+if tokens < 1 then nextTokenMs = math.ceil((1 - tokens) * 1000 / rate) end
+return { allowed, math.floor(tokens), nextTokenMs, math.ceil((burst - tokens) * 1000 / rate) }`;
+
+type TakeToken = (key: string, rate: number, burst: number) => Promise<[number, number, number, number]>;
+
+export interface RateLimitOptions {
+  redis: Redis;
+  /** Redis behind a breaker and a short timeout: when it fails, the limiter fails open at once. */
+  dependency: Dependency;
+  registry: Registry;
+  enabled: boolean;
+  /** Tokens added per second, per API key. */
+  rps: number;
+  /** Bucket size: the burst a key may send at once. */
+  burst: number;
+}
+
+/** Per-API-key token bucket in Redis. Over the limit: 429 with Retry-After and RateLimit headers. Redis down: fail open, counted. */
+export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: RateLimitOptions): RequestHandler {
+  if (!enabled) return (_req, _res, next) => next();
+  redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeTokenScript });
+  const takeToken = (redis as unknown as { takeToken: TakeToken }).takeToken.bind(redis);
+  const decisions = new Counter({
+    name: 'rate_limit_decisions_total',
+    help: 'Rate-limit decisions per API client: allowed, limited (429) or fail_open (Redis unavailable, request let through).',
+    labelNames: ['client', 'decision'] as const,
+    registers: [registry],
+  });
+  const windowSeconds = Math.max(1, Math.ceil(burst / rps));
+  return (_req, res, next) => {
+    const client = String(res.locals.client);
+    dependency
+      .call(() => takeToken(`ratelimit:${client}`, rps, burst))
+      .then(([allowed, remaining, nextTokenMs, fullMs]) => {
+        res.set({ 'RateLimit-Policy': `${burst};w=${windowSeconds}`, 'RateLimit-Limit': String(burst), 'RateLimit-Remaining': String(remaining), 'RateLimit-Reset': String(Math.ceil(fullMs / 1000)) });
+        if (allowed === 1) {
+          decisions.inc({ client, decision: 'allowed' });
+          return next();
+        }
+        decisions.inc({ client, decision: 'limited' });
+        next(apiError('rate_limited', `the key for ${client} is over ${rps} requests/s (bursts of ${burst})`, { retryAfterSeconds: Math.max(1, Math.ceil(nextTokenMs / 1000)) }));
+      })
+      .catch(() => {
+        decisions.inc({ client, decision: 'fail_open' });
+        next();
+      });
+  };
+}

@@ -1,0 +1,246 @@
+// Each resilience pattern against a real fault: Toxiproxy cuts and latency on the stack's edges, and killed processes.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import { scrape, shopClient, sleep, steadyLoad, waitFor, type Outcome } from '../support/shop.ts';
+
+const stack = inject('stack');
+const shop = shopClient(stack);
+const toxiproxy = createToxiproxy(stack.urls.toxiproxy);
+const url = (name: string) => stack.components.find((c) => c.name === name)!.url;
+const gateway = url('gateway-0');
+const orderReplicas = ['orders-0', 'orders-1'].map(url);
+const sumOver = async (urls: string[], name: string, labels: Record<string, string> = {}) => (await Promise.all(urls.map((u) => scrape(u, name, labels)))).reduce((a, b) => a + b, 0);
+const pizza = [{ sku: 'margherita', qty: 1 }];
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(stack.urls.redis);
+});
+afterAll(async () => {
+  await toxiproxy.reset();
+  await redis.quit();
+});
+afterEach(async () => {
+  await toxiproxy.reset(); // every proxy enabled, every toxic gone
+});
+
+const breakerState = (dependency: string, replica = gateway) => scrape(replica, 'circuit_breaker_state', { dependency });
+const waitBreaker = (dependency: string, state: number, replica = gateway, timeoutMs = 10_000) =>
+  waitFor(`the ${dependency} breaker to reach state ${state}`, async () => (await breakerState(dependency, replica)) === state || undefined, timeoutMs, 100);
+
+describe('gateway: circuit breaker and degraded menu', () => {
+  it('opens the catalog breaker when gateway-catalog is cut under load, serves the last good menu, and closes after the heal', async () => {
+    expect((await shop.menu()).status).toBe(200); // a good menu to fall back on
+    await waitBreaker('catalog', 0);
+    const opensBefore = await scrape(gateway, 'circuit_breaker_transitions_total', { dependency: 'catalog', state: 'open' });
+    const load = steadyLoad(() => shop.menu(), { workers: 2, pauseMs: 20 });
+    await sleep(500);
+    const cutAt = Date.now();
+    await toxiproxy.setEnabled('gateway-catalog', false);
+    await waitBreaker('catalog', 2);
+    const openedAfterMs = Date.now() - cutAt;
+    await sleep(1000);
+    const healAt = Date.now();
+    await toxiproxy.setEnabled('gateway-catalog', true);
+    await waitBreaker('catalog', 0); // half-open after 3 s, one probe succeeds, closed
+    const closedAfterMs = Date.now() - healAt;
+    await sleep(500);
+    const outcomes = await load.stop();
+
+    const duringCut = outcomes.filter((o) => o.at > cutAt && o.at < healAt);
+    const degraded = duringCut.filter((o) => o.status === 200 && o.headers?.get('x-degraded') === 'catalog-unavailable');
+    expect(duringCut.length).toBeGreaterThan(10);
+    // Every request during the cut was answered from the last good menu: degraded, never an error.
+    expect(degraded.length).toBe(duringCut.length);
+    const firstDegraded = degraded[0]!.at - cutAt;
+    expect(firstDegraded).toBeLessThan(2000);
+    expect(Number(degraded.at(-1)!.headers!.get('age'))).toBeGreaterThanOrEqual(0);
+    expect(await scrape(gateway, 'circuit_breaker_transitions_total', { dependency: 'catalog', state: 'open' })).toBeGreaterThan(opensBefore);
+    expect(await scrape(gateway, 'circuit_breaker_transitions_total', { dependency: 'catalog', state: 'half-open' })).toBeGreaterThan(0);
+    const last = outcomes.slice(-5);
+    expect(last.every((o) => o.status === 200 && !o.headers?.get('x-degraded'))).toBe(true);
+    console.info(`catalog breaker: open ${openedAfterMs} ms after the cut, first degraded menu after ${firstDegraded} ms, closed ${closedAfterMs} ms after the heal`);
+  });
+});
+
+describe('gateway: rate limit per API key, in Redis', () => {
+  it('answers a burst from one key with 429, Retry-After and RateLimit headers, while another key is served', async () => {
+    const burster = stack.apiKeys.load!;
+    const limitedBefore = await scrape(gateway, 'rate_limit_decisions_total', { client: 'load', decision: 'limited' });
+    const outcomes: Array<{ status: number; headers: Headers }> = [];
+    // Six at a time stays inside admission control (8), so only the rate limit can refuse.
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let i = 0; i < 25; i++) {
+          const r = await shop.request('GET', `/api/orders/ord_${'0'.repeat(32)}`, { headers: { 'x-api-key': burster } });
+          outcomes.push(r);
+        }
+      }),
+    );
+    const limited = outcomes.filter((o) => o.status === 429);
+    expect(limited.length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => o.status === 404).length).toBeGreaterThanOrEqual(50); // the bucket of 50 was served first
+    const sample = limited[0]!;
+    expect(Number(sample.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(sample.headers.get('ratelimit-limit')).toBe('50');
+    expect(sample.headers.get('ratelimit-remaining')).toBe('0');
+    expect(Number(sample.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
+
+    const other = await shop.get(`ord_${'0'.repeat(32)}`); // the "local" key
+    expect(other.status).toBe(404);
+    expect(other.headers.get('ratelimit-remaining')).not.toBe('0');
+    expect(await scrape(gateway, 'rate_limit_decisions_total', { client: 'load', decision: 'limited' })).toBe(limitedBefore + limited.length);
+  });
+
+  it('fails open, and counts it, when gateway-redis is cut', async () => {
+    const failOpenBefore = await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'fail_open' });
+    await toxiproxy.setEnabled('gateway-redis', false);
+    const results = [];
+    for (let i = 0; i < 10; i++) results.push(await shop.order(pizza));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
+    expect(results.every((r) => r.headers.get('ratelimit-limit') === null)).toBe(true);
+    expect(await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'fail_open' })).toBe(failOpenBefore + 10);
+    await toxiproxy.setEnabled('gateway-redis', true);
+    await waitFor('the limiter to decide again', async () => (await shop.get(`ord_${'0'.repeat(32)}`)).headers.get('ratelimit-limit') === '50' || undefined, 15_000);
+  });
+});
+
+describe('gateway: admission control', () => {
+  it('sheds overload with 503 overloaded and Retry-After before doing work, and admitted requests stay fast', async () => {
+    // Catalog slowed to 150 ms per call, so that 100 concurrent menu requests overrun 8 slots and a queue of 4.
+    await toxiproxy.addToxic('gateway-catalog', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
+    const shedBefore = await scrape(gateway, 'requests_shed_total', { reason: 'overload' });
+    const catalogCallsBefore = await scrape(gateway, 'dependency_calls_total', { dependency: 'catalog' });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const start = Date.now();
+        const r = await shop.menu();
+        return { ...r, ms: Date.now() - start };
+      }),
+    );
+    const shed = results.filter((r) => r.status === 503);
+    const served = results.filter((r) => r.status === 200);
+    expect(shed.length).toBeGreaterThan(50);
+    expect(shed.every((r) => r.body.error.code === 'overloaded' && r.headers.get('retry-after') === '1')).toBe(true);
+    expect(served.length).toBeGreaterThanOrEqual(12);
+    // Only admitted requests reached the catalog: shedding did no work.
+    expect((await scrape(gateway, 'dependency_calls_total', { dependency: 'catalog' })) - catalogCallsBefore).toBe(served.length);
+    expect(await scrape(gateway, 'requests_shed_total', { reason: 'overload' })).toBe(shedBefore + shed.length);
+    const slowest = Math.max(...served.map((r) => r.ms));
+    // Served requests waited at most for one queue's worth of 150 ms calls, far inside the 3 s deadline.
+    expect(slowest).toBeLessThan(1500);
+    console.info(`admission: ${served.length} served (slowest ${slowest} ms), ${shed.length} shed`);
+  });
+});
+
+describe('deadlines', () => {
+  it('drops a request that reaches orders after its deadline, and writes nothing', async () => {
+    await toxiproxy.addToxic('gateway-orders', { name: 'late', type: 'latency', stream: 'upstream', attributes: { latency: 3500, jitter: 0 } });
+    const droppedBefore = await sumOver(orderReplicas, 'requests_shed_total', { reason: 'deadline' });
+    const acceptedBefore = await redis.zcard('ledger:accepted');
+    const res = await shop.order(pizza);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('dependency_unavailable');
+    expect(res.body.error.message).toMatch(/did not answer within/);
+    await waitFor('orders to drop the late request', async () => (await sumOver(orderReplicas, 'requests_shed_total', { reason: 'deadline' })) > droppedBefore || undefined, 10_000);
+    expect(await redis.zcard('ledger:accepted')).toBe(acceptedBefore);
+  });
+
+  it('answers a malformed or passed X-Request-Deadline with a specific error', async () => {
+    const post = (deadline: string) =>
+      fetch(`${orderReplicas[0]}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'x-request-deadline': deadline },
+        body: JSON.stringify({ items: pizza }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error: { code: string } } }));
+    for (const bad of ['soon', '-5', '1e12', String(Date.now() + 3_600_000)]) {
+      const r = await post(bad);
+      expect([bad, r.status, r.body.error.code]).toEqual([bad, 400, 'invalid_deadline']);
+    }
+    const late = await post(String(Date.now() - 1000));
+    expect(late.status).toBe(503);
+    expect(late.body.error.code).toBe('deadline_exceeded');
+  });
+});
+
+describe('orders: fail fast when a dependency is unavailable', () => {
+  it.each([
+    ['orders-catalog', 'catalog'],
+    ['orders-kafka', 'kafka'],
+  ])('cut %s: 503 dependency_unavailable, the breaker opens, nothing is written', async (edge, dependency) => {
+    const before = { accepted: await redis.zcard('ledger:accepted'), orders: (await redis.keys('order:*')).length, keys: (await redis.keys('idem:*')).length };
+    await toxiproxy.setEnabled(edge, false);
+    const results: Outcome[] = [];
+    for (let i = 0; i < 24; i++) {
+      const start = Date.now();
+      const r = await shop.order(pizza);
+      results.push({ at: start, status: r.status, ms: Date.now() - start, code: r.body.error?.code, message: r.body.error?.message, headers: r.headers });
+    }
+    expect(results.every((r) => r.status === 503 && r.code === 'dependency_unavailable' && r.headers?.get('retry-after'))).toBe(true);
+    // The gateway keeps its connections, so one orders replica may have taken every request: at least one breaker is open.
+    const states = await Promise.all(orderReplicas.map((u) => scrape(u, 'circuit_breaker_state', { dependency })));
+    expect(Math.max(...states)).toBe(2);
+    expect(results.at(-1)!.message).toMatch(/circuit breaker is open/);
+    const after = { accepted: await redis.zcard('ledger:accepted'), orders: (await redis.keys('order:*')).length, keys: (await redis.keys('idem:*')).length };
+    expect(after).toEqual(before);
+    await toxiproxy.setEnabled(edge, true);
+    await waitFor('orders to be accepted again', async () => (await shop.order(pizza)).status === 201 || undefined, 20_000, 500);
+  });
+});
+
+describe('back pressure from kitchen lag', () => {
+  it('refuses new orders with 503 while kitchen is stalled past the lag limit, and accepts again once the lag drains', async () => {
+    // 2 s per Redis round trip stalls every kitchen worker; orders keep arriving at about 20/s.
+    await toxiproxy.addToxic('kitchen-redis', { name: 'stall', type: 'latency', stream: 'downstream', attributes: { latency: 2000, jitter: 0 } });
+    const load = steadyLoad(() => shop.order(pizza), { workers: 2, pauseMs: 80 });
+    await waitFor('orders to be refused for lag', async () => load.outcomes.some((o) => o.code === 'kitchen_backlogged') || undefined, 30_000);
+    const refusedAt = Date.now();
+    await sleep(1000);
+    await toxiproxy.removeToxic('kitchen-redis', 'stall');
+    await waitFor('orders to be accepted again', async () => load.outcomes.some((o) => o.at > refusedAt + 1000 && o.status === 201) || undefined, 30_000);
+    const outcomes = await load.stop();
+    const refused = outcomes.filter((o) => o.code === 'kitchen_backlogged');
+    expect(refused.every((o) => o.status === 503 && Number(o.headers?.get('retry-after')) >= 1)).toBe(true);
+    expect(outcomes.filter((o) => o.status !== 201 && o.code !== 'kitchen_backlogged')).toEqual([]);
+    await waitFor('the lag to drain', async () => (await sumOver(orderReplicas, 'kafka_consumergroup_lag')) === 0 || undefined, 30_000);
+    expect(await sumOver(orderReplicas, 'requests_shed_total', { reason: 'kitchen_lag' })).toBeGreaterThanOrEqual(refused.length);
+  });
+});
+
+describe('kitchen failover', () => {
+  it('moves a killed worker’s partitions, and completes every accepted order exactly once', async () => {
+    const survivor = url('kitchen-1');
+    const status = (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
+    const victimPid = status.components.find((c) => c.name === 'kitchen-0')!.pid!;
+    const joinsBefore = await scrape(survivor, 'kitchen_group_joins_total');
+    const completedBefore = await redis.zcard('ledger:completed');
+    const accepted: string[] = [];
+    const load = steadyLoad(
+      async () => {
+        const r = await shop.order(pizza);
+        if (r.status === 201) accepted.push(r.body.id);
+        return r;
+      },
+      { workers: 2, pauseMs: 180 },
+    );
+    await sleep(1500);
+    process.kill(victimPid, 'SIGKILL');
+    await sleep(6000);
+    const outcomes = await load.stop();
+    expect(outcomes.filter((o) => o.status !== 201)).toEqual([]);
+    expect(accepted.length).toBeGreaterThan(50);
+    await waitFor('every accepted order to be completed', async () => {
+      const scores = await redis.zmscore('ledger:completed', ...accepted);
+      return scores.every((s) => s !== null) || undefined;
+    }, 30_000);
+    // Exactly once in effect: one ledger entry per accepted order and no other, each completed by one worker.
+    expect((await redis.zcard('ledger:completed')) - completedBefore).toBe(accepted.length);
+    const completedBy = await Promise.all(accepted.map((id) => redis.hget(`order:${id}`, 'completedBy')));
+    expect(completedBy.every((w) => w === 'kitchen-0' || w === 'kitchen-1')).toBe(true);
+    expect(await scrape(survivor, 'kitchen_group_joins_total')).toBeGreaterThan(joinsBefore);
+    const redelivered = (await redis.hmget('ledger:redeliveries', ...accepted)).filter((v) => v !== null).length;
+    console.info(`kitchen failover: ${accepted.length} accepted, all completed once; ${redelivered} delivered more than once and counted`);
+  });
+});
