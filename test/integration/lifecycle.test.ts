@@ -1,9 +1,11 @@
-// The stack as a user drives it: `faultline up`, `status --json`, a killed replica, a port conflict, `faultline down`.
+// The stack as a user drives it: `faultline up --resilience off`, `status --json`, a killed replica, a port conflict,
+// the control run's unprotected failure, a refused setting, `faultline down`.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, pidAlive, shopClient, sleep, waitFor, type StackStatus } from '../support/shop.ts';
+import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import { cli, pidAlive, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'faultline-life-'));
 const env = { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: stateDir };
@@ -16,18 +18,20 @@ afterAll(() => {
 
 describe('faultline up / status / down', () => {
   it('brings the whole stack up and reports it', () => {
-    const r = cli(['up'], env);
+    const r = cli(['up', '--resilience', 'off'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('ready: gateway http://127.0.0.1:28420');
     const s = status();
     expect(s.phase).toBe('ready');
+    expect(s.resilience).toBe('off');
     expect(Object.keys(s.urls)).toEqual(expect.arrayContaining(['gateway', 'prometheus', 'traces', 'toxiproxy']));
     expect(s.apiKey).toMatch(/^fl_/);
+    expect(Object.keys(s.apiKeys)).toEqual(['local', 'load']);
     const names = s.components.map((c) => c.name);
     expect(names).toEqual(expect.arrayContaining(['redis', 'kafka', 'prometheus', 'jaeger', 'toxiproxy', 'catalog-0', 'catalog-1', 'orders-0', 'orders-1', 'kitchen-0', 'kitchen-1', 'gateway-0']));
     expect(s.components.every((c) => c.health === 'ready' && typeof c.pid === 'number')).toBe(true);
-    expect(s.proxies.map((p) => p.name)).toEqual(['catalog-redis', 'gateway-catalog', 'gateway-orders', 'kitchen-kafka', 'kitchen-redis', 'orders-catalog', 'orders-kafka', 'orders-redis']);
+    expect(s.proxies.map((p) => p.name)).toEqual(['catalog-redis', 'gateway-catalog', 'gateway-orders', 'gateway-redis', 'kitchen-kafka', 'kitchen-redis', 'orders-catalog', 'orders-kafka', 'orders-redis']);
     for (const c of s.components) everyPid.add(c.pid!);
     everyPid.add(s.supervisor.pid);
   });
@@ -68,6 +72,42 @@ describe('faultline up / status / down', () => {
     // Requests in flight on the killed process's connections may fail; the rest are served by the other replica.
     expect(ok / outcomes.length).toBeGreaterThan(0.9);
     expect(outcomes.slice(-5)).toEqual([200, 200, 200, 200, 200]);
+  });
+
+  it('with resilience off, a catalog cut shows no breaker: the errors pass straight to clients', async () => {
+    const s = status();
+    const shop = shopClient(s);
+    const gateway = s.components.find((c) => c.name === 'gateway-0')!.url;
+    const toxiproxy = createToxiproxy(s.urls.toxiproxy);
+    expect((await shop.menu()).status).toBe(200);
+    const load = steadyLoad(() => shop.menu(), { workers: 2, pauseMs: 20 });
+    await sleep(300);
+    const cutAt = Date.now();
+    await toxiproxy.setEnabled('gateway-catalog', false);
+    await sleep(2500);
+    await toxiproxy.setEnabled('gateway-catalog', true);
+    const healAt = Date.now();
+    await sleep(300);
+    const outcomes = await load.stop();
+    const duringCut = outcomes.filter((o) => o.at > cutAt + 100 && o.at < healAt - 100);
+    expect(duringCut.length).toBeGreaterThan(20);
+    // No breaker and no fallback: every request during the cut tried the catalog and failed.
+    expect(duringCut.every((o) => o.status === 503 && o.code === 'dependency_unavailable' && /unreachable/.test(o.message ?? ''))).toBe(true);
+    expect(duringCut.some((o) => o.headers?.get('x-degraded'))).toBe(false);
+    const text = await (await fetch(`${gateway}/metrics`)).text();
+    expect(text).not.toContain('circuit_breaker_state{');
+    expect(await scrape(gateway, 'dependency_calls_total', { dependency: 'catalog', result: 'failure' })).toBeGreaterThanOrEqual(duringCut.length);
+    // and no rate limit either
+    expect((await shop.get(`ord_${'0'.repeat(32)}`)).headers.get('ratelimit-limit')).toBeNull();
+  });
+
+  it('refuses a malformed service setting given with --set: exit 2, naming it, and nothing left running', () => {
+    const clashFree = { FAULTLINE_PORT_BASE: '28600', FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-set-')) };
+    const r = cli(['up', '--set', 'gateway.RATE_LIMIT_RPS=fast'], clashFree);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('gateway-0 refused its settings');
+    expect(r.stderr).toMatch(/RATE_LIMIT_RPS="fast"/);
+    expect(JSON.parse(cli(['status', '--json'], clashFree).stdout)).toEqual({ phase: 'down' });
   });
 
   it('stops every process it started, by pid', () => {

@@ -24,6 +24,21 @@ describe('service configuration', () => {
     expect(r.stderr).toContain('catalog: invalid configuration');
     expect(r.stderr).toContain('PORT="99999"');
   });
+  it.each([
+    ['gateway', { RATE_LIMIT_RPS: '0' }, /RATE_LIMIT_RPS="0"/],
+    ['gateway', { ADMISSION_QUEUE: 'many' }, /ADMISSION_QUEUE="many"/],
+    ['gateway', { FAULTLINE_RESILIENCE: 'maybe' }, /FAULTLINE_RESILIENCE="maybe": expected on or off/],
+    ['orders', { MAX_KITCHEN_LAG: '-1' }, /MAX_KITCHEN_LAG="-1"/],
+    ['orders', { LAG_POLL_MS: '5' }, /LAG_POLL_MS="5"/],
+    ['kitchen', { KITCHEN_STATIONS: '0' }, /KITCHEN_STATIONS="0"/],
+    ['kitchen', { KITCHEN_SESSION_TIMEOUT_MS: '500' }, /KITCHEN_SESSION_TIMEOUT_MS="500"/],
+  ])('%s refuses a malformed resilience setting %j with exit 2', (svc, bad, message) => {
+    const wiring = { PORT: '1', REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BROKERS: '127.0.0.1:1', CATALOG_URL: 'http://127.0.0.1:1', ORDERS_URL: 'http://127.0.0.1:1', API_KEYS: 'local:0123456789abcdef' };
+    const r = spawnSync(process.execPath, [join(repoRoot, `services/${svc}/src/main.ts`)], { encoding: 'utf8', env: { PATH: process.env.PATH, ...wiring, ...bad } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
   it('rejects a malformed API_KEYS setting in the gateway', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'services/gateway/src/main.ts')], {
       encoding: 'utf8',
@@ -61,6 +76,9 @@ describe('the CLI answers bad input with exit 2', () => {
     [['up', '--port-base', 'abc'], /--port-base/],
     [['up', '--replicas', 'kitchen=0'], /kitchen=0/],
     [['demo', '--rate', '0'], /--rate/],
+    [['up', '--set', 'gateway'], /--set: expected service.SETTING=value/],
+    [['up', '--set', 'cashier.RATE_LIMIT_RPS=5'], /--set: unknown service "cashier"/],
+    [['up', '--set', 'gateway.API_KEYS=x:y'], /API_KEYS is wired by the runtime/],
     [['status', '--bogus'], /unknown option '--bogus'/],
     [['launch'], /unknown command 'launch'/],
   ])('faultline %j', (args, message) => {

@@ -1,5 +1,5 @@
 // Entry point of the detached supervisor process that `faultline up` starts.
-import { Supervisor } from './supervisor.ts';
+import { SettingsRefused, Supervisor } from './supervisor.ts';
 import type { RuntimeOptions } from './layout.ts';
 
 const opts = JSON.parse(process.env.FAULTLINE_RUNTIME_OPTIONS ?? '') as RuntimeOptions;
@@ -18,5 +18,5 @@ try {
 } catch (err) {
   log(`start failed: ${(err as Error).message}`);
   await supervisor.stop();
-  process.exit(1);
+  process.exit(err instanceof SettingsRefused ? 2 : 1);
 }

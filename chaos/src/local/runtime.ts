@@ -78,6 +78,8 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
     env: { ...process.env, FAULTLINE_RUNTIME_OPTIONS: JSON.stringify(opts), FAULTLINE_API_KEYS: JSON.stringify(apiKeys) },
   });
   daemon.unref();
+  let daemonExit: number | null = null;
+  daemon.once('exit', (code) => (daemonExit = code));
   const state: StateFile = { supervisorPid: daemon.pid!, options: opts, apiKeys, startedAt: new Date().toISOString() };
   writeFileSync(files.state, JSON.stringify(state, null, 2));
   print(`supervisor pid ${daemon.pid}; logs in ${files.logs}`);
@@ -89,6 +91,7 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
     if (!isAlive(daemon.pid!)) {
       const tail = readFileSync(join(files.logs, 'supervisor.log'), 'utf8').trim().split('\n').slice(-15).join('\n');
       await down(opts, () => undefined);
+      if (daemonExit === 2) throw new UsageError(`a service refused its settings:\n${tail}`);
       throw new Error(`the supervisor exited while starting:\n${tail}`);
     }
     const status = await fetchStatus(opts);

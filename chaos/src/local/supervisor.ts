@@ -22,6 +22,11 @@ const httpOk = (url: string, timeoutMs = 800) =>
 
 export type Phase = 'starting' | 'ready' | 'stopping';
 
+/** A service exited 2 at start-up: a setting (e.g. from `up --set`) is malformed. */
+export class SettingsRefused extends Error {
+  override name = 'SettingsRefused';
+}
+
 export interface Component {
   name: string;
   kind: 'infra' | 'replica';
@@ -227,7 +232,7 @@ export class Supervisor {
     while (Date.now() < deadline) {
       await Promise.all(components.map((c) => c.process.probe()));
       const failed = components.filter((c) => c.process.health === 'failed');
-      if (failed.length > 0) throw new Error(`${failed.map((c) => c.name).join(', ')} refused its settings:\n${failed.map((c) => this.tail(c)).join('\n')}`);
+      if (failed.length > 0) throw new SettingsRefused(`${failed.map((c) => c.name).join(', ')} refused its settings:\n${failed.map((c) => this.tail(c)).join('\n')}`);
       const waiting = components.filter((c) => c.process.health !== 'ready');
       if (waiting.length === 0) return;
       await new Promise((r) => setTimeout(r, 250));

@@ -8,3 +8,4 @@ export * from './clients.ts';
 export * from './contracts.ts';
 export * from './upstream.ts';
 export * from './resilience/index.ts';
+export * from './tracing.ts';

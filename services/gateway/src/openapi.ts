@@ -26,6 +26,12 @@ const errorResponses = (...codes: (keyof typeof errorCodes)[]) => {
 
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
 const apiKey = [{ apiKey: [] }];
+const rateLimitHeaders = {
+  'RateLimit-Limit': { description: "the key's bucket size", schema: { type: 'integer' } },
+  'RateLimit-Remaining': { description: 'requests left in the bucket now', schema: { type: 'integer' } },
+  'RateLimit-Reset': { description: 'seconds until the bucket is full again', schema: { type: 'integer' } },
+  'RateLimit-Policy': { description: '`<burst>;w=<seconds>`', schema: { type: 'string' } },
+};
 
 /** The gateway's public API as an OpenAPI 3.1 document, with request schemas generated from the same zod schemas that validate. */
 export const openapi = {
@@ -58,7 +64,20 @@ export const openapi = {
   },
   paths: {
     '/api/menu': {
-      get: { summary: 'The menu with prices', responses: { '200': { description: 'the menu', ...json('Menu') }, ...errorResponses('dependency_unavailable') } },
+      get: {
+        summary: 'The menu with prices',
+        responses: {
+          '200': {
+            description: 'the menu; while the catalog is unavailable, the last good copy, marked degraded',
+            headers: {
+              'X-Degraded': { description: '`catalog-unavailable` when this is the last good copy rather than a fresh answer', schema: { type: 'string' } },
+              Age: { description: 'with X-Degraded: seconds since the copy was fresh', schema: { type: 'integer' } },
+            },
+            ...json('Menu'),
+          },
+          ...errorResponses('overloaded', 'deadline_exceeded', 'dependency_unavailable'),
+        },
+      },
     },
     '/api/orders': {
       post: {
@@ -67,7 +86,7 @@ export const openapi = {
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A replay of the same key returns the first order with 200 and creates nothing.' }],
         requestBody: { required: true, description: `at most ${limits.bodyBytes} bytes`, ...json('OrderRequest') },
         responses: {
-          '201': { description: 'the order was accepted', ...json('OrderAck') },
+          '201': { description: 'the order was accepted', headers: rateLimitHeaders, ...json('OrderAck') },
           '200': { description: 'a replay of an Idempotency-Key: the first order, nothing created', ...json('OrderAck') },
           ...errorResponses(
             'malformed_json',
@@ -82,6 +101,10 @@ export const openapi = {
             'unsupported_media_type',
             'unknown_sku',
             'idempotency_key_reused',
+            'rate_limited',
+            'overloaded',
+            'deadline_exceeded',
+            'kitchen_backlogged',
             'dependency_unavailable',
           ),
         },
@@ -92,7 +115,7 @@ export const openapi = {
         summary: 'An order and its status: accepted, then completed',
         security: apiKey,
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: { '200': { description: 'the order', ...json('Order') }, ...errorResponses('missing_api_key', 'unknown_api_key', 'order_not_found', 'dependency_unavailable') },
+        responses: { '200': { description: 'the order', ...json('Order') }, ...errorResponses('missing_api_key', 'unknown_api_key', 'order_not_found', 'rate_limited', 'overloaded', 'deadline_exceeded', 'dependency_unavailable') },
       },
     },
     '/api/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseConfig, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced } from '@faultline/common';
+import { baseConfig, inMessageTrace, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
 import { createStations } from './stations.ts';
 
@@ -77,7 +77,10 @@ async function start() {
   await consumer.run({
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 64,
-    eachBatch: (payload) => stations.eachBatch(payload, (message) => prepare(message.value)),
+    eachBatch: (payload) =>
+      stations.eachBatch(payload, (message) =>
+        inMessageTrace(`${topics.ordersPlaced} process`, message.headers, { 'messaging.destination.partition.id': String(payload.batch.partition), 'messaging.kafka.offset': message.offset }, () => prepare(message.value)),
+      ),
   });
 }
 start().catch((err: Error) => {

@@ -74,6 +74,10 @@ const stateName: Record<CircuitState, BreakerState> = { [CircuitState.Closed]: '
 
 const countsAgainstBreaker = (err: unknown) => err instanceof DependencyFailure || isTaskCancelledError(err);
 
+/** Full jitter (AWS Architecture Blog): the n-th retry waits a uniform random time in [0, min(max, initial * 2^n)). */
+export const retryBackoff = (settings: Pick<RetrySettings, 'initialDelayMs' | 'maxDelayMs'>) =>
+  new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: settings.initialDelayMs, maxDelay: settings.maxDelayMs });
+
 /**
  * One downstream dependency behind a cockatiel breaker, a per-attempt timeout and, for idempotent calls,
  * full-jitter retries under a retry budget. Only this layer retries; callers do not.
@@ -159,10 +163,7 @@ export function createDependency(opts: DependencyOptions) {
       metrics.retries.inc(label);
       return true;
     };
-    return retry(handleWhen(shouldRetry), {
-      maxAttempts: settings.maxAttempts - 1,
-      backoff: new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: settings.initialDelayMs, maxDelay: settings.maxDelayMs }),
-    });
+    return retry(handleWhen(shouldRetry), { maxAttempts: settings.maxAttempts - 1, backoff: retryBackoff(settings) });
   }
 
   return {

@@ -7,29 +7,35 @@ export interface RetryBudgetOptions {
   reserve: number;
 }
 
+/** Kept in thousandths of a token, so that ten deposits of 0.1 make exactly one. */
+const scale = 1000;
+
 export class RetryBudget {
-  private tokens: number;
-  readonly options: RetryBudgetOptions;
+  private milliTokens: number;
+  private readonly perRequest: number;
+  private readonly cap: number;
 
   constructor(options: RetryBudgetOptions) {
     if (!(options.ratio > 0 && options.ratio <= 1)) throw new RangeError(`retry budget ratio must be in (0, 1], got ${options.ratio}`);
-    this.options = options;
-    this.tokens = options.reserve;
+    if (!(options.reserve >= 1)) throw new RangeError(`retry budget reserve must be at least 1, got ${options.reserve}`);
+    this.perRequest = Math.round(options.ratio * scale);
+    this.cap = Math.round(options.reserve * scale);
+    this.milliTokens = this.cap;
   }
 
   /** A first attempt: adds to the budget. */
   deposit() {
-    this.tokens = Math.min(this.options.reserve, this.tokens + this.options.ratio);
+    this.milliTokens = Math.min(this.cap, this.milliTokens + this.perRequest);
   }
 
   /** A retry: allowed only if a whole token is left. */
   tryWithdraw(): boolean {
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.milliTokens < scale) return false;
+    this.milliTokens -= scale;
     return true;
   }
 
   get available() {
-    return this.tokens;
+    return this.milliTokens / scale;
   }
 }

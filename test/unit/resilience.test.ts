@@ -1,0 +1,218 @@
+// The policy wiring, on fake timers: breaker transitions, timeouts, the retry budget, full jitter, deadlines, admission.
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
+
+const fail = () => Promise.reject(new DependencyFailure('catalog', 'is unreachable'));
+const ok = () => Promise.resolve('menu');
+const metric = async (registry: Registry, name: string, labels: Record<string, string> = {}) => {
+  const m = await registry.getSingleMetric(name)?.get();
+  return m?.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0) ?? 0;
+};
+
+describe('circuit breaker', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('opens on failures, rejects without calling, goes half-open after 3 s, and closes on a good probe', async () => {
+    const registry = new Registry();
+    const dep = createDependency({ name: 'catalog', registry, enabled: true, timeoutMs: 100, breaker: drillBreaker });
+    for (let i = 0; i < 5; i++) await expect(dep.call(fail)).rejects.toBeInstanceOf(DependencyFailure);
+    expect(dep.state).toBe('open');
+    expect(await metric(registry, 'circuit_breaker_state', { dependency: 'catalog' })).toBe(2);
+
+    const probe = vi.fn(ok);
+    await expect(dep.call(probe)).rejects.toMatchObject({ status: 503, code: 'dependency_unavailable', message: 'catalog is failing; its circuit breaker is open', retryAfterSeconds: 3 });
+    expect(probe).not.toHaveBeenCalled();
+
+    vi.advanceTimersByTime(2999);
+    await expect(dep.call(probe)).rejects.toMatchObject({ code: 'dependency_unavailable' });
+    expect(probe).not.toHaveBeenCalled();
+
+    vi.advanceTimersByTime(1);
+    let answer!: (v: string) => void;
+    const inFlight = dep.call(() => new Promise<string>((r) => (answer = r)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(dep.state).toBe('half-open');
+    expect(await metric(registry, 'circuit_breaker_state', { dependency: 'catalog' })).toBe(1);
+    answer('menu');
+    await expect(inFlight).resolves.toBe('menu');
+    expect(dep.state).toBe('closed');
+    expect(await metric(registry, 'circuit_breaker_state', { dependency: 'catalog' })).toBe(0);
+    for (const state of ['open', 'half-open', 'closed']) {
+      expect(await metric(registry, 'circuit_breaker_transitions_total', { dependency: 'catalog', state })).toBe(1);
+    }
+    expect(await metric(registry, 'dependency_calls_total', { dependency: 'catalog', result: 'rejected' })).toBe(2);
+  });
+
+  it('goes back to open when the half-open probe fails', async () => {
+    const dep = createDependency({ name: 'orders', registry: new Registry(), enabled: true, timeoutMs: 100, breaker: drillBreaker });
+    for (let i = 0; i < 5; i++) await dep.call(fail).catch(() => undefined);
+    vi.advanceTimersByTime(3000);
+    await expect(dep.call(fail)).rejects.toBeInstanceOf(DependencyFailure);
+    expect(dep.state).toBe('open');
+  });
+
+  it('stays closed when the failure rate is under the threshold, and ignores refusals by a live upstream', async () => {
+    const dep = createDependency({ name: 'catalog', registry: new Registry(), enabled: true, timeoutMs: 100, breaker: drillBreaker });
+    const refusal = Object.assign(new Error('unknown sku'), { status: 422 });
+    for (let i = 0; i < 20; i++) {
+      await dep.call(i % 3 === 0 ? fail : ok).catch(() => undefined);
+      await dep.call(() => Promise.reject(refusal)).catch(() => undefined);
+    }
+    expect(dep.state).toBe('closed');
+  });
+
+  it('times an attempt out, and counts the timeout against the breaker', async () => {
+    const registry = new Registry();
+    const dep = createDependency({ name: 'kafka', registry, enabled: true, timeoutMs: 1500, breaker: drillBreaker });
+    const hung = dep.call(() => new Promise(() => undefined));
+    const settled = expect(hung).rejects.toMatchObject({ code: 'dependency_unavailable', message: 'kafka did not answer within 1500 ms' });
+    await vi.advanceTimersByTimeAsync(1500);
+    await settled;
+    expect(await metric(registry, 'dependency_calls_total', { dependency: 'kafka', result: 'failure' })).toBe(1);
+  });
+
+  it('is a pass-through when resilience is off: never opens, never retries, exports no breaker state', async () => {
+    const registry = new Registry();
+    const dep = createDependency({ name: 'catalog', registry, enabled: false, timeoutMs: 100, breaker: drillBreaker });
+    const fn = vi.fn(fail);
+    for (let i = 0; i < 20; i++) await expect(dep.call(fn, { idempotent: true })).rejects.toBeInstanceOf(DependencyFailure);
+    expect(fn).toHaveBeenCalledTimes(20);
+    expect(dep.state).toBe('disabled');
+    expect((await registry.metrics()).includes('circuit_breaker_state{')).toBe(false);
+  });
+});
+
+describe('retries', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const noBreaker = { ...drillBreaker, minimumRps: 1_000_000 };
+
+  it('retries an idempotent call at most 3 attempts in all, and never a non-idempotent one', async () => {
+    const registry = new Registry();
+    const retry: RetrySettings = { maxAttempts: 3, initialDelayMs: 25, maxDelayMs: 250, budget: { ratio: 0.1, reserve: 10 } };
+    const dep = createDependency({ name: 'catalog', registry, enabled: true, timeoutMs: 100, breaker: noBreaker, retry });
+    const idempotent = vi.fn(fail);
+    const call = expect(dep.call(idempotent, { idempotent: true })).rejects.toBeInstanceOf(DependencyFailure);
+    await vi.advanceTimersByTimeAsync(1000);
+    await call;
+    expect(idempotent).toHaveBeenCalledTimes(3);
+    const once = vi.fn(fail);
+    await expect(dep.call(once)).rejects.toBeInstanceOf(DependencyFailure);
+    expect(once).toHaveBeenCalledTimes(1);
+    expect(await metric(registry, 'dependency_retries_total', { dependency: 'catalog' })).toBe(2);
+  });
+
+  it('recovers on a retry when the dependency comes back', async () => {
+    const dep = createDependency({ name: 'catalog', registry: new Registry(), enabled: true, timeoutMs: 100, breaker: noBreaker, retry: { maxAttempts: 3, initialDelayMs: 25, maxDelayMs: 250, budget: { ratio: 0.1, reserve: 10 } } });
+    const flaky = vi.fn().mockRejectedValueOnce(new DependencyFailure('catalog', 'is unreachable')).mockResolvedValue('menu');
+    const call = dep.call(flaky, { idempotent: true });
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(call).resolves.toBe('menu');
+  });
+
+  it('stops retrying when the budget is spent, and counts it', async () => {
+    const registry = new Registry();
+    const retry: RetrySettings = { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1, budget: { ratio: 0.1, reserve: 2 } };
+    const dep = createDependency({ name: 'catalog', registry, enabled: true, timeoutMs: 100, breaker: noBreaker, retry });
+    const fn = vi.fn(fail);
+    for (let i = 0; i < 10; i++) {
+      const call = expect(dep.call(fn, { idempotent: true })).rejects.toBeInstanceOf(DependencyFailure);
+      await vi.advanceTimersByTimeAsync(10);
+      await call;
+    }
+    // The reserve of 2 pays for the first call's two retries; nine deposits of 0.1 never make another token.
+    expect(fn).toHaveBeenCalledTimes(12);
+    expect(await metric(registry, 'dependency_retries_total', { dependency: 'catalog' })).toBe(2);
+    expect(await metric(registry, 'retry_budget_exhausted_total', { dependency: 'catalog' })).toBe(9);
+  });
+
+  it('keeps retries near the ratio of traffic over a long outage', () => {
+    const budget = new RetryBudget({ ratio: 0.1, reserve: 10 });
+    let retries = 0;
+    for (let i = 0; i < 1000; i++) {
+      budget.deposit();
+      if (budget.tryWithdraw()) retries++;
+    }
+    expect(retries).toBe(10 + 99); // the reserve, then one per ten requests
+    expect(() => new RetryBudget({ ratio: 0, reserve: 10 })).toThrow(RangeError);
+  });
+
+  it('waits a full-jitter delay: uniform in [0, min(max, initial * 2^n))', () => {
+    const settings = { initialDelayMs: 25, maxDelayMs: 250 };
+    const bounds = [25, 50, 100, 200, 250, 250];
+    const seen = bounds.map(() => [] as number[]);
+    for (let run = 0; run < 400; run++) {
+      let backoff = retryBackoff(settings).next();
+      for (let n = 0; n < bounds.length; n++) {
+        seen[n]!.push(backoff.duration);
+        backoff = backoff.next(undefined as never);
+      }
+    }
+    seen.forEach((delays, n) => {
+      expect(Math.min(...delays)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...delays)).toBeLessThan(bounds[n]!);
+      // jittered across the whole range, not bunched at the top as with equal jitter
+      expect(delays.some((d) => d < bounds[n]! / 4)).toBe(true);
+      expect(delays.some((d) => d >= (bounds[n]! * 3) / 4)).toBe(true);
+    });
+  });
+
+  it('does not start an attempt after the deadline', async () => {
+    const registry = new Registry();
+    const dep = createDependency({ name: 'orders', registry, enabled: true, timeoutMs: 100, breaker: drillBreaker });
+    const fn = vi.fn(ok);
+    await expect(dep.call(fn, { deadline: Date.now() - 1 })).rejects.toBeInstanceOf(DeadlineExceeded);
+    expect(fn).not.toHaveBeenCalled();
+    expect(await metric(registry, 'requests_shed_total', { reason: 'deadline' })).toBe(1);
+  });
+});
+
+describe('admission control', () => {
+  it('works on 2 at a time, queues 1, and sheds the rest with 503 overloaded before any work', async () => {
+    const registry = new Registry();
+    const app = express();
+    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 1 }));
+    let started = 0;
+    const gates: Array<() => void> = [];
+    app.get('/work', (_req, res) => {
+      started++;
+      gates.push(() => res.json({ ok: true }));
+    });
+    finishApp(app, createLogger('test', 'silent', '0'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const requests = Array.from({ length: 5 }, () => fetch(`${base}/work`));
+      await vi.waitFor(() => expect(started).toBe(2));
+      expect(await metric(registry, 'http_server_active_requests')).toBe(2);
+      expect(await metric(registry, 'admission_queue_requests')).toBe(1);
+      await vi.waitFor(() => expect(gates.length).toBe(2));
+      gates.shift()!();
+      await vi.waitFor(() => expect(started).toBe(3)); // the queued one got the free slot
+      while (gates.length) gates.shift()!();
+      const responses = await Promise.all(requests);
+      const statuses = responses.map((r) => r.status).sort();
+      expect(statuses).toEqual([200, 200, 200, 503, 503]);
+      const shed = responses.find((r) => r.status === 503)!;
+      expect(shed.headers.get('retry-after')).toBe('1');
+      expect(((await shed.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+      expect(started).toBe(3);
+      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(2);
+    } finally {
+      server.close();
+    }
+  });
+});
