@@ -4,6 +4,8 @@ import { ConfigError } from '@faultline/common';
 import { runDemo } from './demo.ts';
 import { down, status, up, UsageError } from './local/runtime.ts';
 import { runtimeOptions } from './options.ts';
+import { loadDrillFile } from './drill/load.ts';
+import { drillJsonSchemaText } from './drill/json-schema.ts';
 
 const program = new Command('faultline')
   .description('An observability-first chaos testbed: the order shop, failure drills and their verdicts.')
@@ -53,6 +55,22 @@ program
   .option('--rate <per-second>', 'orders per second', '20')
   .action(async (flags: { duration: string; rate: string }) => {
     await runDemo(opts(), flags);
+  });
+
+const drill = program.command('drill').description('failure drills: YAML files with steady state, method, verifications, abort conditions and rollbacks');
+drill
+  .command('validate')
+  .description('check a drill file strictly without running it; exit 2 with the file, line and field of each problem')
+  .argument('<file>', 'the drill file (YAML)')
+  .action((file: string) => {
+    const d = loadDrillFile(file);
+    console.log(`${file}: valid drill "${d.name}" (${d.method.length} steps, ${d.verifications.length} verifications)`);
+  });
+drill
+  .command('schema')
+  .description("print the drill file's JSON Schema (also in chaos/drills/drill.schema.json)")
+  .action(() => {
+    process.stdout.write(drillJsonSchemaText());
   });
 
 try {
