@@ -6,6 +6,7 @@ import { down, status, up, UsageError } from './local/runtime.ts';
 import { runtimeOptions } from './options.ts';
 import { loadDrillFile } from './drill/load.ts';
 import { drillJsonSchemaText } from './drill/json-schema.ts';
+import { runDrillCommand, cleanupCommand } from './drill/command.ts';
 
 const program = new Command('faultline')
   .description('An observability-first chaos testbed: the order shop, failure drills and their verdicts.')
@@ -67,10 +68,28 @@ drill
     console.log(`${file}: valid drill "${d.name}" (${d.method.length} steps, ${d.verifications.length} verifications)`);
   });
 drill
+  .command('run')
+  .description('run a drill against the stack and judge it: exit 0 on pass, 1 on fail, 2 on bad input')
+  .argument('<file>', 'the drill file (YAML)')
+  .addOption(new Option('--platform <platform>', 'where the shop runs').choices(['local']).default('local'))
+  .option('--report-dir <dir>', 'where DIR/<drill>/ gets journal.json, junit.xml, summary.md and report.html (default: <state-dir>/reports)')
+  .option('--dry-run', 'print the plan and touch nothing')
+  .action(async (file: string, flags: { reportDir?: string; dryRun?: boolean }) => {
+    process.exit(await runDrillCommand(file, opts(), flags));
+  });
+drill
   .command('schema')
   .description("print the drill file's JSON Schema (also in chaos/drills/drill.schema.json)")
   .action(() => {
     process.stdout.write(drillJsonSchemaText());
+  });
+
+program
+  .command('cleanup')
+  .description("remove faults past their deadline (or --all) that a dead drill left behind; the supervisor also does this by itself")
+  .option('--all', 'remove every recorded fault now, deadline or not')
+  .action(async (flags: { all?: boolean }) => {
+    await cleanupCommand(opts(), Boolean(flags.all));
   });
 
 try {

@@ -94,4 +94,5 @@ export const paths = (stateDir: string) => ({
   logs: join(stateDir, 'logs'),
   data: join(stateDir, 'data'),
   config: join(stateDir, 'config'),
+  faults: join(stateDir, 'faults.json'),
 });

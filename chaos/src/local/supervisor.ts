@@ -11,6 +11,8 @@ import { edges, paths, portsFor, serviceNames, type RuntimeOptions, type Service
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot, toolPaths } from './toolchain.ts';
 import { createToxiproxy } from './toxiproxy.ts';
+import { FaultAgent, faultRequest } from './faults.ts';
+import { z } from 'zod';
 
 const httpOk = (url: string, timeoutMs = 800) =>
   fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
@@ -52,6 +54,7 @@ export class Supervisor {
   private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
   private controlServer?: import('node:http').Server;
   readonly toxiproxy;
+  readonly faults: FaultAgent;
   private readonly log: (line: string) => void;
 
   constructor(opts: RuntimeOptions, apiKeys: Record<string, string>, log: (line: string) => void) {
@@ -61,6 +64,7 @@ export class Supervisor {
     this.apiKeys = apiKeys;
     this.log = log;
     this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
+    this.faults = new FaultAgent(this.toxiproxy, (edge) => this.ports.proxies[edge], this.files.faults, this.registry);
   }
 
   private add(c: Omit<Component, 'process'> & { spec: Omit<ProcessSpec, 'name' | 'logFile'> }) {
@@ -291,6 +295,7 @@ export class Supervisor {
     for (const c of replicas) c.process.start();
     this.recordPids();
     this.probeTimer = setInterval(() => void this.probeAll(), 1000);
+    this.faults.start();
     await this.waitReady(replicas, 'services', 120_000);
     this.updateEndpoints();
     this.phase = 'ready';
@@ -350,6 +355,30 @@ export class Supervisor {
     app.get('/metrics', async (_req, res) => {
       res.type(this.registry.contentType).send(await this.registry.metrics());
     });
+    app.use(express.json({ limit: '16kb' }));
+    // The fault agent: edge faults with deadlines, and replica kills, for drills on this platform.
+    app.get('/faults', (_req, res) => {
+      res.json(this.faults.list());
+    });
+    app.post('/faults', async (req, res) => {
+      const parsed = faultRequest.safeParse(req.body);
+      if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_fault', message: z.prettifyError(parsed.error) } });
+      if (this.phase !== 'ready') return void res.status(409).json({ error: { code: 'not_ready', message: `the stack is ${this.phase}` } });
+      const f = parsed.data;
+      res.status(201).json('target' in f ? this.faults.track(f) : await this.faults.inject(f));
+    });
+    app.delete('/faults/:id', async (req, res) => {
+      const fault = await this.faults.remove(req.params.id);
+      if (!fault) return void res.status(404).json({ error: { code: 'fault_not_found', message: `no fault ${req.params.id}` } });
+      res.json(fault);
+    });
+    app.post('/kill', async (req, res) => {
+      const parsed = z.strictObject({ replicas: z.array(z.string()).min(1) }).safeParse(req.body);
+      if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_kill', message: z.prettifyError(parsed.error) } });
+      const unknown = parsed.data.replicas.filter((name) => !this.components.some((c) => c.kind === 'replica' && c.name === name));
+      if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
+      res.json(await Promise.all(parsed.data.replicas.map((name) => this.kill(name))));
+    });
     app.post('/shutdown', (_req, res) => {
       res.status(202).json({ phase: 'stopping' });
       void this.stop().then(() => process.exit(0));
@@ -359,11 +388,25 @@ export class Supervisor {
     });
   }
 
+  /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
+  private async kill(name: string) {
+    const c = this.components.find((x) => x.name === name)!;
+    const child = c.process.child;
+    const pid = c.process.pid;
+    if (!child || pid === undefined) return { name, pid: null, killedAt: new Date().toISOString(), exited: false, note: 'not running' };
+    const exited = new Promise<string | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const killedAt = new Date().toISOString();
+    child.kill('SIGKILL');
+    const signal = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    return { name, pid, killedAt, exited: signal !== null, signal };
+  }
+
   /** Services first, so that they drain against live infrastructure; then infrastructure. */
   async stop() {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
     clearInterval(this.probeTimer);
+    this.faults.stop();
     this.log('stopping');
     await Promise.all(this.components.filter((c) => c.kind === 'replica').map((c) => c.process.stop()));
     await Promise.all([...this.balancers.values()].map((lb) => lb.close()));

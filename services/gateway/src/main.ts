@@ -35,12 +35,12 @@ const config = serviceConfig(
     API_KEYS: apiKeysSetting,
     CATALOG_TIMEOUT_MS: env.positiveInt(800),
     ORDERS_TIMEOUT_MS: env.positiveInt(2500),
-    REDIS_TIMEOUT_MS: env.positiveInt(100),
+    REDIS_TIMEOUT_MS: env.positiveInt(250),
     REQUEST_DEADLINE_MS: env.positiveInt(3000),
     RATE_LIMIT_RPS: env.positiveInt(50),
     RATE_LIMIT_BURST: env.positiveInt(100),
-    ADMISSION_CONCURRENCY: env.positiveInt(64),
-    ADMISSION_QUEUE: env.positiveInt(32),
+    ADMISSION_CONCURRENCY: env.positiveInt(16),
+    ADMISSION_QUEUE: env.positiveInt(8),
   }),
 );
 const enabled = config.FAULTLINE_RESILIENCE;

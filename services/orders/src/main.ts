@@ -40,7 +40,7 @@ const config = serviceConfig(
     CATALOG_TIMEOUT_MS: env.positiveInt(800),
     KAFKA_TIMEOUT_MS: env.positiveInt(1500),
     KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
-    MAX_KITCHEN_LAG: env.positiveInt(500),
+    MAX_KITCHEN_LAG: env.positiveInt(200),
     LAG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   }),
 );

@@ -1,0 +1,41 @@
+import { fetchStatus } from '../local/runtime.ts';
+import type { EdgeFault, EdgeFaultRequest, TrackedFaultRequest } from '../local/faults.ts';
+import { localEdges, type Inventory } from './plan.ts';
+
+export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
+
+/** The drill's view of the local runtime: only its supervisor's control API (status, faults, kills), never its code. */
+export function localPlatform(portBase: number) {
+  const control = `http://127.0.0.1:${portBase}`;
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${control}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const json = (await res.json()) as T & { error?: { message: string } };
+    if (!res.ok) throw new Error(`supervisor ${method} ${path}: ${res.status} ${json.error?.message ?? ''}`);
+    return json;
+  }
+  return {
+    name: 'local' as const,
+    async status(): Promise<StackStatus> {
+      const s = await fetchStatus({ portBase });
+      if (!s || s.phase !== 'ready') throw new Error(`the local stack on port base ${portBase} is not ready: run \`faultline up\` first`);
+      return s;
+    },
+    async inventory(): Promise<Inventory> {
+      const s = await this.status();
+      const replicas: Record<string, string[]> = {};
+      for (const c of s.components) if (c.kind === 'replica' && c.service) (replicas[c.service] ??= []).push(c.name);
+      return { replicas, edges: localEdges };
+    },
+    injectEdgeFault: (request: EdgeFaultRequest) => call<EdgeFault>('POST', '/faults', request),
+    trackFault: (request: TrackedFaultRequest) => call<EdgeFault>('POST', '/faults', request),
+    removeEdgeFault: (id: string) => call<EdgeFault>('DELETE', `/faults/${id}`),
+    faults: () => call<EdgeFault[]>('GET', '/faults'),
+    kill: (replicas: string[]) => call<Array<{ name: string; pid: number | null; killedAt: string; exited: boolean; signal?: string | null }>>('POST', '/kill', { replicas }),
+  };
+}
+export type LocalPlatform = ReturnType<typeof localPlatform>;

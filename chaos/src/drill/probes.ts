@@ -1,0 +1,57 @@
+import type { Probe } from './schema.ts';
+import type { StackStatus } from './platform-local.ts';
+
+/** Sums the samples of `name` in a Prometheus text exposition whose labels include `labels`; undefined when none match. */
+export function readMetric(text: string, name: string, labels: Record<string, string>): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum = (sum ?? 0) + Number(m[3]);
+  }
+  return sum;
+}
+
+const aggregate = { sum: (xs: number[]) => xs.reduce((a, b) => a + b, 0), max: (xs: number[]) => Math.max(...xs), min: (xs: number[]) => Math.min(...xs) };
+
+/** Reads one probe now. A probe that cannot be read gives undefined, which no tolerance accepts. */
+export async function readProbe(probe: Probe, stack: StackStatus): Promise<number | undefined> {
+  try {
+    if (probe.promql) {
+      const res = await fetch(`${stack.urls.prometheus}/api/v1/query?query=${encodeURIComponent(probe.promql)}`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { status: string; data?: { resultType: string; result: Array<{ value: [number, string] }> | [number, string] } };
+      if (body.status !== 'success' || !body.data) return undefined;
+      if (body.data.resultType === 'scalar') return Number((body.data.result as [number, string])[1]);
+      const series = body.data.result as Array<{ value: [number, string] }>;
+      return series.length ? series.reduce((sum, s) => sum + Number(s.value[1]), 0) : undefined;
+    }
+    if (probe.metric) {
+      const m = probe.metric;
+      const replicas = stack.components.filter((c) => c.service === m.service);
+      const readings = await Promise.all(
+        replicas.map(async (c) => {
+          const res = await fetch(`${c.url}/metrics`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+          return res?.ok ? readMetric(await res.text(), m.name, m.labels) : undefined;
+        }),
+      );
+      const values = readings.filter((v): v is number => v !== undefined);
+      return values.length ? aggregate[m.aggregate](values) : undefined;
+    }
+    const h = probe.http!;
+    const res = await fetch(`${stack.urls.gateway}${h.path}`, {
+      method: h.method,
+      headers: { ...(h.apiKey ? { 'x-api-key': stack.apiKey } : {}), ...(h.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: h.body === undefined ? undefined : JSON.stringify(h.body),
+      signal: AbortSignal.timeout(h.timeout),
+    });
+    await res.arrayBuffer();
+    return h.status.includes(res.status) ? 1 : 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An http probe passes at 1; the others by their tolerance. */
+export const probeTolerance = (probe: Probe) => probe.tolerance ?? { min: 1 };
