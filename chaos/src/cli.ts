@@ -51,11 +51,10 @@ program
 
 program
   .command('demo')
-  .description('bring the shop up, place a stream of orders with live figures, and print where to look')
-  .option('--duration <seconds>', 'how long to place orders', '30')
-  .option('--rate <per-second>', 'orders per second', '20')
-  .action(async (flags: { duration: string; rate: string }) => {
-    await runDemo(opts(), flags);
+  .description('bring the shop up, run the showcase drills with live progress, and print their verdicts and reports; exit 1 if one fails')
+  .option('--drills <list>', 'which showcase drills, e.g. catalog-outage,traffic-flood (default: all four)')
+  .action(async (flags: { drills?: string }) => {
+    process.exit(await runDemo(opts(), flags));
   });
 
 const drill = program.command('drill').description('failure drills: YAML files with steady state, method, verifications, abort conditions and rollbacks');

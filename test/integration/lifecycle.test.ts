@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
-import { cli, pidAlive, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
+import { cli, pidAlive, repoRoot, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'faultline-life-'));
 const env = { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: stateDir };
@@ -100,6 +100,19 @@ describe('faultline up / status / down', () => {
     // and no rate limit either
     expect((await shop.get(`ord_${'0'.repeat(32)}`)).headers.get('ratelimit-limit')).toBeNull();
   });
+
+  it('fails the catalog-outage drill with a clear verification message when resilience is off', () => {
+    const reports = mkdtempSync(join(tmpdir(), 'faultline-off-reports-'));
+    const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/catalog-outage.yaml'), '--report-dir', reports], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL: drill catalog-outage');
+    // No breaker exists to open, and no degraded menu is ever served.
+    expect(r.stdout).toContain("✘ the gateway's catalog breaker opens within about 1 s: expected readings of catalog-breaker during fault; observed no readings of catalog-breaker during fault");
+    expect(r.stdout).toMatch(/✘ the menu is served degraded while the catalog is away: expected .*; observed (no readings|changed by 0)/);
+    const journal = JSON.parse(readFileSync(join(reports, 'catalog-outage', 'journal.json'), 'utf8')) as { verdict: string; status: string };
+    expect(journal).toMatchObject({ verdict: 'fail', status: 'completed' });
+    expect(readFileSync(join(reports, 'catalog-outage', 'junit.xml'), 'utf8')).toMatch(/<failure message="expected/);
+  }, 240_000);
 
   it('refuses a malformed service setting given with --set: exit 2, naming it, and nothing left running', () => {
     const clashFree = { FAULTLINE_PORT_BASE: '28600', FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-set-')) };

@@ -75,7 +75,7 @@ describe('the CLI answers bad input with exit 2', () => {
   it.each([
     [['up', '--port-base', 'abc'], /--port-base/],
     [['up', '--replicas', 'kitchen=0'], /kitchen=0/],
-    [['demo', '--rate', '0'], /--rate/],
+    [['demo', '--drills', 'meltdown'], /--drills: unknown drill meltdown/],
     [['up', '--set', 'gateway'], /--set: expected service.SETTING=value/],
     [['up', '--set', 'cashier.RATE_LIMIT_RPS=5'], /--set: unknown service "cashier"/],
     [['up', '--set', 'gateway.API_KEYS=x:y'], /API_KEYS is wired by the runtime/],

@@ -21,17 +21,23 @@ export async function runDrillCommand(file: string, opts: RuntimeOptions, flags:
     console.log(inventory ? 'preflight: every target exists on the local stack; nothing was touched (dry run)' : 'preflight skipped: the local stack is not up; nothing was touched (dry run)');
     return 0;
   }
-  const dir = join(resolve(flags.reportDir ?? join(opts.stateDir, 'reports')), drill.name);
+  const { journal } = await runAndReport(file, opts, flags.reportDir ?? join(opts.stateDir, 'reports'));
+  return journal.verdict === 'pass' ? 0 : 1;
+}
+
+/** Runs a drill file and writes its journal and reports to `reportDir/<drill>/`, printing the verdict. */
+export async function runAndReport(file: string, opts: RuntimeOptions, reportDir: string) {
+  const drill = loadDrillFile(file);
+  const dir = join(resolve(reportDir), drill.name);
   const journal = await runDrill(drill, file, { portBase: opts.portBase, reportDir: dir, print: (line) => console.log(line) });
   const status = await localPlatform(opts.portBase).status().catch(() => undefined);
   const series = status ? await fetchSeries(status.urls.prometheus, journal) : [];
   writeOutputs(dir, journal, series);
-  const failed = journal.verifications.filter((v) => !v.ok);
   console.log(`\n${journal.verdict === 'pass' ? 'PASS' : 'FAIL'}: drill ${drill.name} ${journal.status}${journal.reason ? ` (${journal.reason})` : ''}`);
   for (const v of journal.verifications) console.log(`  ${v.ok ? '✔' : '✘'} ${v.name}${v.ok ? '' : `: expected ${v.expected}; observed ${v.observed}`}`);
   if (journal.ledger) console.log(`  ledger: ${journal.ledger.accepted} acknowledged, ${journal.ledger.completed} completed, ${journal.ledger.lost} lost, ${journal.ledger.duplicated} duplicated, ${journal.ledger.unexpected} unexpected, ${journal.ledger.recovered} recovered`);
   console.log(`  report: ${join(dir, 'report.html')}  (journal.json, junit.xml, summary.md beside it)`);
-  return journal.verdict === 'pass' && failed.length === 0 ? 0 : 1;
+  return { journal, dir };
 }
 
 /** `faultline cleanup`: through the supervisor if it lives, else straight from Toxiproxy with the recorded faults. */

@@ -30,7 +30,6 @@ export const trackedFaultRequest = z.strictObject({
   durationMs: z.number().int().min(1).max(600_000),
 });
 export type TrackedFaultRequest = z.infer<typeof trackedFaultRequest>;
-export const faultRequest = z.union([edgeFaultRequest, trackedFaultRequest]);
 
 export interface EdgeFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'direction'> {
   kind: EdgeFaultRequest['kind'] | TrackedFaultRequest['kind'];

@@ -11,7 +11,7 @@ import { edges, paths, portsFor, serviceNames, type RuntimeOptions, type Service
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot, toolPaths } from './toolchain.ts';
 import { createToxiproxy } from './toxiproxy.ts';
-import { FaultAgent, faultRequest } from './faults.ts';
+import { FaultAgent, edgeFaultRequest, trackedFaultRequest } from './faults.ts';
 import { z } from 'zod';
 
 const httpOk = (url: string, timeoutMs = 800) =>
@@ -361,7 +361,9 @@ export class Supervisor {
       res.json(this.faults.list());
     });
     app.post('/faults', async (req, res) => {
-      const parsed = faultRequest.safeParse(req.body);
+      // Parsed by kind, so that a bad request gets messages about its own fields.
+      const kind = (req.body as { kind?: unknown } | undefined)?.kind;
+      const parsed = (kind === 'flood' || kind === 'pod-kill' ? trackedFaultRequest : edgeFaultRequest).safeParse(req.body);
       if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_fault', message: z.prettifyError(parsed.error) } });
       if (this.phase !== 'ready') return void res.status(409).json({ error: { code: 'not_ready', message: `the stack is ${this.phase}` } });
       const f = parsed.data;

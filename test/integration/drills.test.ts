@@ -1,0 +1,95 @@
+// The showcase drills end to end on the real stack, the controller's guardrails, and faults that outlive a killed controller.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import type { Journal } from '../../chaos/src/drill/runner.ts';
+import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
+
+const stack = inject('stack');
+const env = { FAULTLINE_PORT_BASE: String(stack.portBase), FAULTLINE_STATE_DIR: inject('stateDir') };
+const reports = mkdtempSync(join(tmpdir(), 'faultline-reports-'));
+const control = stack.supervisor.url;
+const toxiproxy = createToxiproxy(stack.urls.toxiproxy);
+const faults = async () => (await (await fetch(`${control}/faults`)).json()) as Array<{ id: string; drill: string; recoveredAt?: string; removedBy?: string; expiresAt: string; edge: string }>;
+const journalOf = (name: string) => JSON.parse(readFileSync(join(reports, name, 'journal.json'), 'utf8')) as Journal;
+
+describe('the showcase drills', () => {
+  it.each(['catalog-outage', 'traffic-flood', 'kitchen-worker-kill', 'kitchen-kafka-partition'])(
+    '%s passes, and its journal shows no order lost or duplicated',
+    (name) => {
+      const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills', `${name}.yaml`), '--report-dir', reports], env);
+      const journal = journalOf(name);
+      const failed = journal.verifications.filter((v) => !v.ok).map((v) => `${v.name}: expected ${v.expected}; observed ${v.observed}`);
+      expect(failed).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(journal).toMatchObject({ status: 'completed', verdict: 'pass', ledger: { lost: 0, duplicated: 0 } });
+      expect(journal.ledger!.accepted).toBeGreaterThan(100);
+      expect(journal.faults.every((f) => f.effective && f.recoveredAt)).toBe(true);
+      expect(r.stdout).toMatch(/\[method +\d+\.\d s\]/); // live progress
+      for (const file of ['junit.xml', 'summary.md', 'report.html']) expect(readFileSync(join(reports, name, file), 'utf8').length).toBeGreaterThan(100);
+      expect(readFileSync(join(reports, name, 'junit.xml'), 'utf8')).toContain('failures="0"');
+    },
+    240_000,
+  );
+});
+
+describe('the controller', () => {
+  it('prints the plan on --dry-run and touches nothing', async () => {
+    const before = await faults();
+    const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/catalog-outage.yaml'), '--dry-run'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('network-partition gateway -> catalog (both) for 10s');
+    expect(r.stdout).toContain('nothing was touched (dry run)');
+    expect(await faults()).toEqual(before);
+  });
+
+  it('refuses, with exit 2 and before any fault, to take every replica without mode: all', async () => {
+    const file = join(reports, 'greedy.yaml');
+    writeFileSync(file, `name: greedy
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+method:
+  - fault: { kind: pod-kill, selector: { service: catalog }, mode: fixed, value: 2 }
+`);
+    const before = stack.components.filter((c) => c.service === 'catalog').map((c) => c.pid);
+    const r = cli(['drill', 'run', file, '--report-dir', reports], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('pod-kill: mode fixed would take every replica of catalog (2); say mode: all if that is meant');
+    const status = (await (await fetch(`${control}/status`)).json()) as typeof stack;
+    expect(status.components.filter((c) => c.service === 'catalog').map((c) => c.pid)).toEqual(before);
+  });
+
+  it('answers bad requests to the fault agent with 4xx', async () => {
+    const post = (path: string, body: unknown) => fetch(`${control}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post('/faults', { drill: 'x', kind: 'latency', edge: 'gateway-kitchen', direction: 'up', durationMs: 0 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string; message: string } }).error.message).toMatch(/edge[\s\S]*direction[\s\S]*durationMs/);
+    expect((await fetch(`${control}/faults/flt-nope`, { method: 'DELETE' })).status).toBe(404);
+    expect((await post('/kill', { replicas: ['kitchen-9'] })).status).toBe(404);
+    expect((await post('/kill', { replicas: [] })).status).toBe(400);
+  });
+
+  it('leaves a fault that ends by its deadline when the controller is SIGKILLed mid-drill', async () => {
+    const file = join(reports, 'controller-kill.yaml');
+    writeFileSync(file, `name: controller-kill
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+method:
+  - fault: { kind: network-partition, selector: { service: orders }, target: { service: redis }, direction: both, duration: 6s }
+`);
+    const controller = spawn(process.execPath, [join(repoRoot, 'chaos/bin/faultline.js'), 'drill', 'run', file, '--report-dir', reports], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const fault = await waitFor('the partition to be injected', async () => (await faults()).find((f) => f.drill === 'controller-kill' && !f.recoveredAt), 30_000, 100);
+    controller.kill('SIGKILL');
+    await sleep(500);
+    const proxy = (await toxiproxy.list()).find((p) => p.name === 'orders-redis')!;
+    expect(proxy.toxics?.map((t) => t.name).sort()).toEqual([`${fault.id}-downstream`, `${fault.id}-upstream`]);
+    const healed = await waitFor('the fault to end by its deadline', async () => (await faults()).find((f) => f.id === fault.id && f.recoveredAt), 15_000, 100);
+    expect(healed.removedBy).toBe('deadline');
+    expect(Date.parse(healed.recoveredAt!) - Date.parse(fault.expiresAt)).toBeLessThan(1000);
+    expect((await toxiproxy.list()).find((p) => p.name === 'orders-redis')!.toxics).toEqual([]);
+    const cleanup = cli(['cleanup'], env);
+    expect(cleanup.code).toBe(0);
+    expect(cleanup.stdout).toContain('no fault to remove');
+  });
+});
