@@ -1,9 +1,11 @@
 // The showcase drills end to end on the real stack, the controller's guardrails, and faults that outlive a killed controller.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { PNG } from 'pngjs';
+import { chromiumPath } from '../../chaos/src/local/toolchain.ts';
 import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
@@ -91,5 +93,27 @@ method:
     const cleanup = cli(['cleanup'], env);
     expect(cleanup.code).toBe(0);
     expect(cleanup.stdout).toContain('no fault to remove');
+  });
+});
+
+describe('the HTML report', () => {
+  it('opens in headless Chromium and shows its charts, with the fault windows shaded', () => {
+    const html = readFileSync(join(reports, 'catalog-outage', 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained
+    expect(html.match(/<svg class="chart"/g)?.length).toBeGreaterThanOrEqual(6);
+    const png = join(reports, 'catalog-outage.png');
+    const r = spawnSync(chromiumPath, ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1000,2600', `--screenshot=${png}`, `file://${join(reports, 'catalog-outage', 'report.html')}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const image = PNG.sync.read(readFileSync(png));
+    let series = 0;
+    let shaded = 0;
+    for (let i = 0; i < image.data.length; i += 4) {
+      const [red, green, blue] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+      if (Math.abs(red - 37) < 40 && Math.abs(green - 99) < 40 && Math.abs(blue - 235) < 40) series++; // the first series' blue
+      if (red > 235 && green > 180 && green < 240 && blue < 210 && red - blue > 40) shaded++; // the amber fault bands
+    }
+    // Lines of several charts, and a band across each chart: far more than the legend's swatches alone.
+    expect(series).toBeGreaterThan(2000);
+    expect(shaded).toBeGreaterThan(20_000);
   });
 });

@@ -48,7 +48,7 @@ function chartSvg(title: string, series: Series[], journal: Journal): string {
   const pad = { l: 56, r: 16, t: 28, b: 30 };
   const tMax = Math.max(journal.timings.durationMs, 1);
   const all = series.flatMap((s) => s.points.map(([, v]) => v));
-  const yMax = Math.max(1e-9, ...all) * 1.1;
+  const yMax = (Math.max(0, ...all) || 1) * 1.1;
   const x = (t: number) => pad.l + (t / tMax) * (W - pad.l - pad.r);
   const y = (v: number) => H - pad.b - (v / yMax) * (H - pad.t - pad.b);
   const offset = Date.parse(journal.startedAt);

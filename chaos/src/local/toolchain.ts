@@ -10,6 +10,8 @@ export const toolsDir = process.env.FAULTLINE_TOOLS_DIR ?? join(projectRoot, '.t
 export const pins = {
   redis: { apt: 'redis-server', versionPrefix: '7.0.' },
   prometheus: { apt: 'prometheus', versionPrefix: '2.42.' },
+  // Headless, to check that drill reports render; Debian's security updates move it by major version.
+  chromium: { apt: 'chromium', versionPrefix: '156.' },
   k6: { module: 'go.k6.io/k6', version: 'v1.8.1' },
   toxiproxy: { module: 'github.com/Shopify/toxiproxy/v2', version: 'v2.12.0' },
   // Jaeger v2.13.0 is published to the Go proxy under its twin tag v1.76.0; its go.mod has a replace, so it is built from the module.
@@ -27,6 +29,9 @@ export const toolPaths = {
   kafkaLib: join(toolsDir, `kafka-${pins.kafka.version}`, 'lib'),
   java: 'java',
 };
+
+/** Not needed to run the stack: only to check that drill reports render. */
+export const chromiumPath = '/usr/bin/chromium';
 
 export class SetupError extends Error {
   override name = 'SetupError';
@@ -177,7 +182,7 @@ export function installToolchain(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.22 or newer');
   requireCommand('java', ['-version'], 'install a Java 17 runtime');
   requireCommand('mvn', ['-v'], 'install Maven 3');
-  ensureApt(log, [pins.redis, pins.prometheus]);
+  ensureApt(log, [pins.redis, pins.prometheus, pins.chromium]);
   ensureGoInstall(log, 'toxiproxy', `${pins.toxiproxy.module}/cmd/server`, pins.toxiproxy.version, 'server', `-X ${pins.toxiproxy.module}.Version=${pins.toxiproxy.version.slice(1)}`);
   ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6');
   ensureKafka(log);
