@@ -73,6 +73,41 @@ method:
     expect((await post('/kill', { replicas: [] })).status).toBe(400);
   });
 
+  it('rolls back on Ctrl-C: the journal says interrupted, and the fault is gone long before its deadline', async () => {
+    const file = join(reports, 'interrupted.yaml');
+    writeFileSync(file, `name: interrupted
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+method:
+  - fault: { kind: network-partition, selector: { service: kitchen }, target: { service: redis }, direction: to, duration: 60s }
+`);
+    const controller = spawn(process.execPath, [join(repoRoot, 'chaos/bin/faultline.js'), 'drill', 'run', file, '--report-dir', reports], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => controller.once('exit', resolve));
+    const fault = await waitFor('the partition to be injected', async () => (await faults()).find((f) => f.drill === 'interrupted' && !f.recoveredAt), 30_000, 100);
+    controller.kill('SIGINT');
+    expect(await exited).toBe(1);
+    const journal = journalOf('interrupted');
+    expect(journal).toMatchObject({ status: 'interrupted', verdict: 'fail', reason: 'SIGINT received' });
+    const removed = (await faults()).find((f) => f.id === fault.id)!;
+    expect(removed.removedBy).toBe('rollback');
+    expect(Date.parse(removed.expiresAt) - Date.parse(removed.recoveredAt!)).toBeGreaterThan(50_000);
+  });
+
+  it('stops, rolls back and reports aborted when an abort condition fails twice', () => {
+    const file = join(reports, 'aborted.yaml');
+    writeFileSync(file, `name: aborted
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+abortConditions: [{ name: never-true, promql: vector(0), tolerance: { min: 1 } }]
+method:
+  - wait: 60s
+`);
+    const started = Date.now();
+    const r = cli(['drill', 'run', file, '--report-dir', reports], env);
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(journalOf('aborted')).toMatchObject({ status: 'aborted', verdict: 'fail', reason: 'abort condition never-true out of tolerance (0)' });
+    expect(r.stdout).toContain('FAIL: drill aborted aborted (abort condition never-true out of tolerance (0))');
+  });
+
   it('leaves a fault that ends by its deadline when the controller is SIGKILLed mid-drill', async () => {
     const file = join(reports, 'controller-kill.yaml');
     writeFileSync(file, `name: controller-kill

@@ -55,3 +55,22 @@ export async function readProbe(probe: Probe, stack: StackStatus): Promise<numbe
 
 /** An http probe passes at 1; the others by their tolerance. */
 export const probeTolerance = (probe: Probe) => probe.tolerance ?? { min: 1 };
+
+const stateNames = ['closed', 'half-open', 'open'];
+
+/** The vital signs every progress line shows, whatever the drill's own probes: error rate, breakers not closed, lag. */
+export async function vitalSigns(prometheus: string): Promise<string> {
+  const query = async (q: string) => {
+    const res = await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    const body = (await res?.json().catch(() => undefined)) as { data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } } | undefined;
+    return body?.data?.result ?? [];
+  };
+  const [errors, breakers, lag] = await Promise.all([
+    query('sum(rate(http_server_requests_total{service="gateway",status_code=~"5.."}[6s])) / clamp_min(sum(rate(http_server_requests_total{service="gateway"}[6s])), 0.001)'),
+    query('max by (service, dependency) (circuit_breaker_state) > 0'),
+    query('sum(max by (partition) (kafka_consumergroup_lag))'),
+  ]);
+  const errorRate = errors[0] ? `${(Number(errors[0].value[1]) * 100).toFixed(1)}%` : '?';
+  const notClosed = breakers.map((b) => `${b.metric.service}→${b.metric.dependency} ${stateNames[Number(b.value[1])] ?? b.value[1]}`);
+  return `5xx ${errorRate} · breakers ${notClosed.length ? notClosed.join(', ') : 'all closed'} · lag ${lag[0]?.value[1] ?? '?'}`;
+}

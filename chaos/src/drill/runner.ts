@@ -7,7 +7,7 @@ import { startK6, type K6Run, type K6Summary } from './k6.ts';
 import { checkLedger, type LedgerCheck } from './ledger.ts';
 import { describePlan, planFault, preflight } from './plan.ts';
 import { localPlatform, type LocalPlatform, type StackStatus } from './platform-local.ts';
-import { probeTolerance, readProbe } from './probes.ts';
+import { probeTolerance, readProbe, vitalSigns } from './probes.ts';
 import type { Drill, Fault, Probe, Step } from './schema.ts';
 import { verify, within, type Sample, type VerificationResult, type Windows } from './verify.ts';
 
@@ -130,7 +130,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
       }
       if (Date.now() - lastPrint >= 1000) {
         lastPrint = Date.now();
-        print(progressLine(phase, at(), values, faults));
+        print(progressLine(phase, at(), await vitalSigns(stack.urls.prometheus), values, faults));
       }
       await new Promise((r) => setTimeout(r, Math.max(0, drill.sampleEvery - (Date.now() - started))));
     }
@@ -359,12 +359,12 @@ function uniqueProbes(list: Probe[]) {
   return [...new Map(list.map((p) => [p.name, p])).values()];
 }
 
-function progressLine(phase: string, ms: number, values: Record<string, number | undefined>, faults: FaultRecord[]) {
+function progressLine(phase: string, ms: number, vitals: string, values: Record<string, number | undefined>, faults: FaultRecord[]) {
   const readings = Object.entries(values)
     .map(([k, v]) => `${k}=${v === undefined ? '?' : Math.round(v * 1000) / 1000}`)
     .join(' ');
   const active = faults.filter((f) => !f.recoveredAt).map((f) => `${f.kind} ${f.target}`);
-  return `  [${phase.padEnd(12)} ${(ms / 1000).toFixed(1).padStart(6)} s] ${readings}${active.length ? ` | active: ${active.join(', ')}` : ''}`;
+  return `  [${phase.padEnd(12)} ${(ms / 1000).toFixed(1).padStart(6)} s] ${vitals} | ${readings}${active.length ? ` | active: ${active.join(', ')}` : ''}`;
 }
 
 export { describePlan };

@@ -33,7 +33,7 @@ const config = serviceConfig(
     ORDERS_URL: env.url(),
     REDIS_URL: env.redisUrl(),
     API_KEYS: apiKeysSetting,
-    CATALOG_TIMEOUT_MS: env.positiveInt(800),
+    CATALOG_TIMEOUT_MS: env.positiveInt(500),
     ORDERS_TIMEOUT_MS: env.positiveInt(2500),
     REDIS_TIMEOUT_MS: env.positiveInt(250),
     REQUEST_DEADLINE_MS: env.positiveInt(3000),
