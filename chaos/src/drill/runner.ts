@@ -5,8 +5,8 @@ import { Redis } from 'ioredis';
 import { UsageError } from '../local/runtime.ts';
 import { startK6, type K6Run, type K6Summary } from './k6.ts';
 import { checkLedger, type LedgerCheck } from './ledger.ts';
-import { describePlan, planFault, preflight } from './plan.ts';
-import { localPlatform, type LocalPlatform, type StackStatus } from './platform-local.ts';
+import { planFault, preflight } from './plan.ts';
+import { localPlatform } from './platform-local.ts';
 import { probeTolerance, readProbe, vitalSigns } from './probes.ts';
 import type { Drill, Fault, Probe, Step } from './schema.ts';
 import { verify, within, type Sample, type VerificationResult, type Windows } from './verify.ts';
@@ -366,6 +366,3 @@ function progressLine(phase: string, ms: number, vitals: string, values: Record<
   const active = faults.filter((f) => !f.recoveredAt).map((f) => `${f.kind} ${f.target}`);
   return `  [${phase.padEnd(12)} ${(ms / 1000).toFixed(1).padStart(6)} s] ${vitals} | ${readings}${active.length ? ` | active: ${active.join(', ')}` : ''}`;
 }
-
-export { describePlan };
-export type { LocalPlatform, StackStatus };
