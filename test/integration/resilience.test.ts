@@ -190,6 +190,21 @@ describe('orders: fail fast when a dependency is unavailable', () => {
   });
 });
 
+describe('orders: its own store unavailable', () => {
+  it('answers 503 dependency_unavailable, not a 500, while orders-redis is cut, and serves again after the heal', async () => {
+    await toxiproxy.setEnabled('orders-redis', false);
+    const placed = await shop.order(pizza);
+    const looked = await shop.get(`ord_${'1'.repeat(32)}`);
+    for (const r of [placed, looked]) {
+      expect(r.status).toBe(503);
+      expect(r.body.error).toMatchObject({ code: 'dependency_unavailable', message: 'the order store (Redis) is unavailable' });
+      expect(r.headers.get('retry-after')).toBe('1');
+    }
+    await toxiproxy.setEnabled('orders-redis', true);
+    await waitFor('orders to be accepted again', async () => (await shop.order(pizza)).status === 201 || undefined, 20_000, 250);
+  });
+});
+
 describe('back pressure from kitchen lag', () => {
   it('refuses new orders with 503 while kitchen is stalled past the lag limit, and accepts again once the lag drains', async () => {
     // 2 s per Redis round trip stalls every kitchen worker; orders keep arriving at about 20/s.

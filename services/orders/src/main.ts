@@ -25,6 +25,7 @@ import {
   serve,
   serviceConfig,
   topics,
+  whenStoreDown,
   Counter,
   type OrderRequest,
 } from '@faultline/common';
@@ -86,6 +87,8 @@ const orders = createOrderService({
   },
 });
 
+const storeDown = whenStoreDown(redis, 'the order store');
+
 const app = createApp({
   registry,
   logger,
@@ -104,7 +107,7 @@ app.post(
     try {
       const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
       const request = parseOrderRequest(req.body);
-      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res));
+      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res)).catch(storeDown);
       ordersTotal.inc({ outcome: replayed ? 'replayed' : 'accepted', code: '' });
       res.status(replayed ? 200 : 201).json({ id: order.id, status: order.status, totalCents: order.totalCents });
     } catch (err) {
@@ -116,7 +119,7 @@ app.post(
 app.get(
   '/orders/:id',
   handle(async (req, res) => {
-    const order = await orders.get(String(req.params.id));
+    const order = await orders.get(String(req.params.id)).catch(storeDown);
     if (!order) throw apiError('order_not_found', `no order has the id ${JSON.stringify(req.params.id)}`);
     res.json(order);
   }),
