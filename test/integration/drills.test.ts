@@ -108,6 +108,22 @@ method:
     expect(r.stdout).toContain('FAIL: drill aborted aborted (abort condition never-true out of tolerance (0))');
   });
 
+  it("stops at the drill's timeout, rolls back and reports interrupted", () => {
+    const file = join(reports, 'too-long.yaml');
+    writeFileSync(file, `name: too-long
+timeout: 3s
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+method:
+  - fault: { kind: latency, selector: { service: gateway }, target: { service: orders }, latency: 50ms, duration: 60s }
+`);
+    const r = cli(['drill', 'run', file, '--report-dir', reports], env);
+    expect(r.code).toBe(1);
+    const journal = journalOf('too-long');
+    expect(journal).toMatchObject({ status: 'interrupted', verdict: 'fail', reason: "the drill's timeout of 3 s passed" });
+    expect(journal.faults[0]).toMatchObject({ kind: 'latency', target: 'gateway-orders', effective: true });
+    expect(journal.faults[0]!.recoveredAt).toBeDefined();
+  });
+
   it('leaves a fault that ends by its deadline when the controller is SIGKILLed mid-drill', async () => {
     const file = join(reports, 'controller-kill.yaml');
     writeFileSync(file, `name: controller-kill
