@@ -12,8 +12,12 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    last = await check().catch((err: Error) => err.message);
-    if (last !== undefined && last !== false && !(typeof last === 'string' && last.startsWith('Error'))) return last as T;
+    try {
+      last = await check();
+      if (last !== undefined && last !== false) return last as T;
+    } catch (err) {
+      last = `threw: ${(err as Error).message}`; // e.g. a request that failed: keep polling
+    }
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);

@@ -388,6 +388,8 @@ export class Supervisor {
     await new Promise<void>((resolve, reject) => {
       this.controlServer = app.listen(this.ports.control, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve()));
     });
+    // Clients (drills, tests) poll this API: idle connections must outlive theirs, or a reused socket can be closed under them.
+    this.controlServer!.keepAliveTimeout = 65_000;
   }
 
   /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
