@@ -7,6 +7,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { chromiumPath } from '../../chaos/src/local/toolchain.ts';
 import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import { showcaseDrills } from '../../chaos/src/demo.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
 
@@ -19,7 +20,7 @@ const faults = async () => (await (await fetch(`${control}/faults`)).json()) as 
 const journalOf = (name: string) => JSON.parse(readFileSync(join(reports, name, 'journal.json'), 'utf8')) as Journal;
 
 describe('the showcase drills', () => {
-  it.each(['catalog-outage', 'traffic-flood', 'kitchen-worker-kill', 'kitchen-kafka-partition'])(
+  it.each(showcaseDrills)(
     '%s passes, and its journal shows no order lost or duplicated',
     (name) => {
       const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills', `${name}.yaml`), '--report-dir', reports], env);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { fetchStatus } from '../../chaos/src/local/runtime.ts';
+import { readMetric } from '../../chaos/src/drill/probes.ts';
 
 export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
 
@@ -70,14 +71,7 @@ export { isAlive as pidAlive } from '../../chaos/src/local/runtime.ts';
 /** Sums the samples of one metric on a replica's /metrics whose labels include `labels`; 0 when there are none. */
 export async function scrape(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
+  return readMetric(text, name, labels) ?? 0;
 }
 
 export interface Outcome {

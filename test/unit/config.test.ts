@@ -72,10 +72,19 @@ describe('runtime options', () => {
 });
 
 describe('the CLI answers bad input with exit 2', () => {
+  it('refuses to run a drill when no stack is up, saying how to start one', () => {
+    const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/catalog-outage.yaml')], { FAULTLINE_PORT_BASE: '31400', FAULTLINE_STATE_DIR: '/nonexistent-faultline-state' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the local stack on port base 31400 is not ready: run `faultline up` first');
+  });
+
   it.each([
     [['up', '--port-base', 'abc'], /--port-base/],
     [['up', '--replicas', 'kitchen=0'], /kitchen=0/],
     [['demo', '--drills', 'meltdown'], /--drills: unknown drill meltdown/],
+    [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--platform', 'kubernetes'], /argument 'kubernetes' is invalid. Allowed choices are local/],
+    [['drill', 'run', '/nonexistent/drill.yaml'], /\/nonexistent\/drill.yaml: cannot read it \(ENOENT\)/],
+    [['drill', 'validate'], /missing required argument 'file'/],
     [['up', '--set', 'gateway'], /--set: expected service.SETTING=value/],
     [['up', '--set', 'cashier.RATE_LIMIT_RPS=5'], /--set: unknown service "cashier"/],
     [['up', '--set', 'gateway.API_KEYS=x:y'], /API_KEYS is wired by the runtime/],

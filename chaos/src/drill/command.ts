@@ -46,7 +46,7 @@ export async function cleanupCommand(opts: RuntimeOptions, all: boolean) {
   const live = await platform.faults().catch(() => undefined);
   if (live) {
     const stale = live.filter((f) => !f.recoveredAt && (all || Date.parse(f.expiresAt) <= Date.now()));
-    for (const f of stale) await platform.removeEdgeFault(f.id);
+    for (const f of stale) await platform.removeFault(f.id);
     console.log(stale.length ? `removed ${stale.map((f) => `${f.kind} ${f.edge} (${f.id})`).join(', ')}` : 'no fault to remove; the supervisor removes each by its deadline');
     return;
   }

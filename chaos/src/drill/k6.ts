@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { projectRoot, toolPaths } from '../local/toolchain.ts';
+import { freePort } from '../local/runtime.ts';
 import type { Load } from './schema.ts';
 
 export const loadScriptsDir = join(projectRoot, 'chaos/load');
@@ -28,16 +28,6 @@ export function scenarioOf(load: Omit<Load, 'background'>) {
     ? { ...common, rate: load.rate, duration: `${load.duration}ms` }
     : { ...common, startRate: 0, stages: load.stages!.map((s) => ({ target: s.target, duration: `${s.duration}ms` })) };
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 /** Runs one k6 process; its own duration bounds it, so it ends even if the controller dies. */
 export async function startK6(load: Omit<Load, 'background'>, opts: { name: string; gateway: string; apiKey: string; run: string; dir: string }) {

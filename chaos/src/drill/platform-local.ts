@@ -1,23 +1,13 @@
+import { jsonApi } from '../local/json-api.ts';
 import { fetchStatus } from '../local/runtime.ts';
-import type { EdgeFault, EdgeFaultRequest, TrackedFaultRequest } from '../local/faults.ts';
+import type { AgentFault, EdgeFaultRequest, TrackedFaultRequest } from '../local/faults.ts';
 import { localEdges, type Inventory } from './plan.ts';
 
 export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
 
 /** The drill's view of the local runtime: only its supervisor's control API (status, faults, kills), never its code. */
 export function localPlatform(portBase: number) {
-  const control = `http://127.0.0.1:${portBase}`;
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${control}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const json = (await res.json()) as T & { error?: { message: string } };
-    if (!res.ok) throw new Error(`supervisor ${method} ${path}: ${res.status} ${json.error?.message ?? ''}`);
-    return json;
-  }
+  const call = jsonApi(`http://127.0.0.1:${portBase}`, 'supervisor', 15_000);
   return {
     name: 'local' as const,
     async status(): Promise<StackStatus> {
@@ -31,10 +21,10 @@ export function localPlatform(portBase: number) {
       for (const c of s.components) if (c.kind === 'replica' && c.service) (replicas[c.service] ??= []).push(c.name);
       return { replicas, edges: localEdges };
     },
-    injectEdgeFault: (request: EdgeFaultRequest) => call<EdgeFault>('POST', '/faults', request),
-    trackFault: (request: TrackedFaultRequest) => call<EdgeFault>('POST', '/faults', request),
-    removeEdgeFault: (id: string) => call<EdgeFault>('DELETE', `/faults/${id}`),
-    faults: () => call<EdgeFault[]>('GET', '/faults'),
+    injectEdgeFault: (request: EdgeFaultRequest) => call<AgentFault>('POST', '/faults', request),
+    trackFault: (request: TrackedFaultRequest) => call<AgentFault>('POST', '/faults', request),
+    removeFault: (id: string) => call<AgentFault>('DELETE', `/faults/${id}`),
+    faults: () => call<AgentFault[]>('GET', '/faults'),
     kill: (replicas: string[]) => call<Array<{ name: string; pid: number | null; killedAt: string; exited: boolean; signal?: string | null }>>('POST', '/kill', { replicas }),
   };
 }

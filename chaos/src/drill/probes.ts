@@ -1,3 +1,4 @@
+import { promql } from './promql.ts';
 import type { Probe } from './schema.ts';
 import type { StackStatus } from './platform-local.ts';
 
@@ -16,8 +17,25 @@ export function readMetric(text: string, name: string, labels: Record<string, st
 
 const aggregate = { sum: (xs: number[]) => xs.reduce((a, b) => a + b, 0), max: (xs: number[]) => Math.max(...xs), min: (xs: number[]) => Math.min(...xs) };
 
+/** Fetches a replica's /metrics text, or undefined if it does not answer. */
+export type Scrape = (url: string) => Promise<string | undefined>;
+
+export const scrapeOnce: Scrape = async (url) => {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+  return res?.ok ? res.text() : undefined;
+};
+
+/** One scrape per replica per sample, however many metric probes read it. */
+export function sharedScrape(): Scrape {
+  const texts = new Map<string, Promise<string | undefined>>();
+  return (url) => {
+    if (!texts.has(url)) texts.set(url, scrapeOnce(url));
+    return texts.get(url)!;
+  };
+}
+
 /** Reads one probe now. A probe that cannot be read gives undefined, which no tolerance accepts. */
-export async function readProbe(probe: Probe, stack: StackStatus): Promise<number | undefined> {
+export async function readProbe(probe: Probe, stack: StackStatus, scrape: Scrape = scrapeOnce): Promise<number | undefined> {
   try {
     if (probe.promql) {
       const res = await fetch(`${stack.urls.prometheus}/api/v1/query?query=${encodeURIComponent(probe.promql)}`, { signal: AbortSignal.timeout(2000) });
@@ -32,8 +50,8 @@ export async function readProbe(probe: Probe, stack: StackStatus): Promise<numbe
       const replicas = stack.components.filter((c) => c.service === m.service);
       const readings = await Promise.all(
         replicas.map(async (c) => {
-          const res = await fetch(`${c.url}/metrics`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-          return res?.ok ? readMetric(await res.text(), m.name, m.labels) : undefined;
+          const text = await scrape(c.url);
+          return text === undefined ? undefined : readMetric(text, m.name, m.labels);
         }),
       );
       const values = readings.filter((v): v is number => v !== undefined);
@@ -65,11 +83,7 @@ export async function vitalSigns(prometheus: string): Promise<string> {
     const body = (await res?.json().catch(() => undefined)) as { data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } } | undefined;
     return body?.data?.result ?? [];
   };
-  const [errors, breakers, lag] = await Promise.all([
-    query('sum(rate(http_server_requests_total{service="gateway",status_code=~"5.."}[6s])) / clamp_min(sum(rate(http_server_requests_total{service="gateway"}[6s])), 0.001)'),
-    query('max by (service, dependency) (circuit_breaker_state) > 0'),
-    query('sum(max by (partition) (kafka_consumergroup_lag))'),
-  ]);
+  const [errors, breakers, lag] = await Promise.all([query(promql.gatewayErrorRatio), query(promql.breakersNotClosed), query(promql.kitchenLag)]);
   const errorRate = errors[0] ? `${(Number(errors[0].value[1]) * 100).toFixed(1)}%` : '?';
   const notClosed = breakers.map((b) => `${b.metric.service}→${b.metric.dependency} ${stateNames[Number(b.value[1])] ?? b.value[1]}`);
   return `5xx ${errorRate} · breakers ${notClosed.length ? notClosed.join(', ') : 'all closed'} · lag ${lag[0]?.value[1] ?? '?'}`;

@@ -1,5 +1,6 @@
 // The drill report: one self-contained HTML file, its charts drawn as inline SVG, so it opens anywhere,
 // offline, and in a CI artifact viewer. Hand-written SVG: a charting library would need a script or a network.
+import { promql } from './promql.ts';
 import type { Journal } from './runner.ts';
 
 export interface Series {
@@ -16,11 +17,11 @@ export const reportQueries: Array<{ chart: string; label: string; unit: string; 
   { chart: 'Breaker state (0 closed, 1 half-open, 2 open)', label: 'gateway → orders', unit: '', promql: 'max(circuit_breaker_state{service="gateway",dependency="orders"})' },
   { chart: 'Breaker state (0 closed, 1 half-open, 2 open)', label: 'orders → kafka', unit: '', promql: 'max(circuit_breaker_state{service="orders",dependency="kafka"})' },
   { chart: 'Goodput at the gateway (2xx per second)', label: '2xx/s', unit: '/s', promql: 'sum(rate(http_server_requests_total{service="gateway",status_code=~"2.."}[6s]))' },
-  { chart: 'Error rate at the gateway', label: '5xx share', unit: '', promql: 'sum(rate(http_server_requests_total{service="gateway",status_code=~"5.."}[6s])) / clamp_min(sum(rate(http_server_requests_total{service="gateway"}[6s])), 0.001)' },
+  { chart: 'Error rate at the gateway', label: '5xx share', unit: '', promql: promql.gatewayErrorRatio },
   { chart: 'Error rate at the gateway', label: '429 share', unit: '', promql: 'sum(rate(http_server_requests_total{service="gateway",status_code="429"}[6s])) / clamp_min(sum(rate(http_server_requests_total{service="gateway"}[6s])), 0.001)' },
   { chart: 'Gateway latency (seconds)', label: 'p50', unit: 's', promql: 'histogram_quantile(0.5, sum by (le) (rate(http_server_request_duration_seconds_bucket{service="gateway"}[6s])))' },
   { chart: 'Gateway latency (seconds)', label: 'p99', unit: 's', promql: 'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{service="gateway"}[6s])))' },
-  { chart: 'Kitchen consumer lag (orders)', label: 'lag', unit: '', promql: 'sum(max by (partition) (kafka_consumergroup_lag))' },
+  { chart: 'Kitchen consumer lag (orders)', label: 'lag', unit: '', promql: promql.kitchenLag },
 ];
 
 /** Reads each report series from Prometheus for the drill's time range, one point per second. */

@@ -7,7 +7,7 @@ import { startK6, type K6Run, type K6Summary } from './k6.ts';
 import { checkLedger, type LedgerCheck } from './ledger.ts';
 import { planFault, preflight } from './plan.ts';
 import { localPlatform } from './platform-local.ts';
-import { probeTolerance, readProbe, vitalSigns } from './probes.ts';
+import { probeTolerance, readProbe, sharedScrape, vitalSigns } from './probes.ts';
 import type { Drill, Fault, Probe, Step } from './schema.ts';
 import { verify, within, type Sample, type VerificationResult, type Windows } from './verify.ts';
 
@@ -106,9 +106,10 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
   const markRecovered = () => (lastRecovery = Math.max(lastRecovery ?? 0, at()));
   const faultTarget = (record: FaultRecord) => `${record.kind} ${record.target}`;
 
-  const readAll = async () => {
+  const read = async (list: Probe[]) => {
     const values: Record<string, number | undefined> = {};
-    await Promise.all(probes.map(async (p) => (values[p.name] = await readProbe(p, stack))));
+    const scrape = sharedScrape();
+    await Promise.all(list.map(async (p) => (values[p.name] = await readProbe(p, stack, scrape))));
     return values;
   };
 
@@ -119,7 +120,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
     let lastPrint = 0;
     while (sampling) {
       const started = Date.now();
-      const values = await readAll();
+      const values = await read(probes);
       samples.push({ t: at(), values });
       if (phase === 'method') {
         for (const p of drill.abortConditions) {
@@ -137,7 +138,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
   })();
 
   const readSteady = async (): Promise<ProbeReading[]> => {
-    const values = await readAll();
+    const values = await read(drill.steadyState.probes);
     return drill.steadyState.probes.map((p) => ({ name: p.name, value: values[p.name], ok: within(values[p.name], probeTolerance(p)) }));
   };
 
@@ -167,7 +168,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
               record.recoveredAt = new Date().toISOString();
               record.evidence.restarted = back.map((c) => ({ name: c.name, pid: c.pid }));
               markRecovered();
-              if (marker) await platform.removeEdgeFault(marker.id).catch(() => undefined);
+              if (marker) await platform.removeFault(marker.id).catch(() => undefined);
               return;
             }
             await new Promise((r) => setTimeout(r, 250));
@@ -196,7 +197,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
         k6.stop();
         record.recoveredAt = new Date().toISOString();
         markRecovered();
-        if (marker) await platform.removeEdgeFault(marker.id).catch(() => undefined);
+        if (marker) await platform.removeFault(marker.id).catch(() => undefined);
       }
       return;
     }
@@ -211,14 +212,14 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
     try {
       await sleep(planned.durationMs, signal);
     } finally {
-      await removeEdgeFault(injected.id);
+      await removeFault(injected.id);
     }
   };
 
-  const removeEdgeFault = async (id: string) => {
+  const removeFault = async (id: string) => {
     const record = edgeFaults.get(id);
     if (!record || record.recoveredAt) return;
-    const removed = await platform.removeEdgeFault(id).catch((err: Error) => ({ error: err.message }) as const);
+    const removed = await platform.removeFault(id).catch((err: Error) => ({ error: err.message }) as const);
     if ('error' in removed) {
       record.evidence.removeError = removed.error;
       return;
@@ -276,7 +277,7 @@ export async function runDrill(drill: Drill, file: string, opts: RunOptions): Pr
     phase = 'rollback';
     print(`rollback${reason ? ` (${reason})` : ''}`);
     for (const k of k6Runs) k.run.stop();
-    await Promise.all([...edgeFaults.keys()].map(removeEdgeFault));
+    await Promise.all([...edgeFaults.keys()].map(removeFault));
     if (drill.rollbacks.length) await execute(drill.rollbacks, new AbortController().signal).catch((err: Error) => print(`  a rollback step failed: ${err.message}`));
     clearTimeout(timeout);
     process.off('SIGINT', onSignal);

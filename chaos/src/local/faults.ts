@@ -31,7 +31,8 @@ export const trackedFaultRequest = z.strictObject({
 });
 export type TrackedFaultRequest = z.infer<typeof trackedFaultRequest>;
 
-export interface EdgeFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'direction'> {
+/** A fault the agent holds: an edge fault with its toxics, or a tracked one (a flood, a kill) with none. */
+export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'direction'> {
   kind: EdgeFaultRequest['kind'] | TrackedFaultRequest['kind'];
   /** The edge for network faults; for tracked faults, what they hit. */
   edge: string;
@@ -53,7 +54,7 @@ const protocolOf = (edge: EdgeName): EdgeProtocol => {
 const streams = { to: ['upstream'], from: ['downstream'], both: ['upstream', 'downstream'] } as const;
 
 export class FaultAgent {
-  private readonly faults = new Map<string, EdgeFault>();
+  private readonly faults = new Map<string, AgentFault>();
   private readonly active: Gauge<'drill' | 'kind' | 'target'>;
   private readonly toxiproxy: ReturnType<typeof createToxiproxy>;
   private readonly proxyPort: (edge: EdgeName) => number;
@@ -79,16 +80,16 @@ export class FaultAgent {
     return [...this.faults.values()];
   }
 
-  track(request: TrackedFaultRequest): EdgeFault {
+  track(request: TrackedFaultRequest): AgentFault {
     const now = Date.now();
-    const fault: EdgeFault = { drill: request.drill, kind: request.kind, edge: request.target, durationMs: request.durationMs, jitterMs: 0, id: `flt-${randomBytes(4).toString('hex')}`, toxics: [], injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
+    const fault: AgentFault = { drill: request.drill, kind: request.kind, edge: request.target, durationMs: request.durationMs, jitterMs: 0, id: `flt-${randomBytes(4).toString('hex')}`, toxics: [], injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
     this.faults.set(fault.id, fault);
     this.active.set(this.labels(fault), 1);
     this.persist();
     return fault;
   }
 
-  async inject(request: EdgeFaultRequest): Promise<EdgeFault> {
+  async inject(request: EdgeFaultRequest): Promise<AgentFault> {
     if (request.kind === 'latency' && !request.latencyMs) throw new RangeError('a latency fault needs latencyMs');
     const id = `flt-${randomBytes(4).toString('hex')}`;
     const now = Date.now();
@@ -96,7 +97,7 @@ export class FaultAgent {
     const effect: Pick<Toxic, 'type' | 'attributes'> =
       request.kind === 'latency' ? { type: 'latency', attributes: { latency: request.latencyMs!, jitter: request.jitterMs } } : { type: 'timeout', attributes: { timeout: 0 } };
     const toxics: Toxic[] = streams[request.direction].map((stream) => ({ name: `${id}-${stream}`, stream, ...effect }));
-    const fault: EdgeFault = { ...request, id, toxics: toxics.map((t) => t.name), injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
+    const fault: AgentFault = { ...request, id, toxics: toxics.map((t) => t.name), injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
     this.faults.set(id, fault);
     this.persist();
     for (const toxic of toxics) await this.toxiproxy.addToxic(request.edge, toxic);
@@ -107,7 +108,7 @@ export class FaultAgent {
   }
 
   /** Removes a fault now (rollback) and records that the edge answers again. Removing one already gone is fine. */
-  async remove(id: string, by: EdgeFault['removedBy'] = 'rollback'): Promise<EdgeFault | undefined> {
+  async remove(id: string, by: AgentFault['removedBy'] = 'rollback'): Promise<AgentFault | undefined> {
     const fault = this.faults.get(id);
     if (!fault || fault.recoveredAt) return fault;
     for (const toxic of fault.toxics) await this.toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);
@@ -126,7 +127,7 @@ export class FaultAgent {
     }
   }
 
-  private labels(fault: EdgeFault) {
+  private labels(fault: AgentFault) {
     return { drill: fault.drill, kind: fault.kind, target: fault.edge };
   }
 
@@ -136,10 +137,10 @@ export class FaultAgent {
 }
 
 /** For `faultline cleanup` when the supervisor is gone: removes, straight from Toxiproxy, every recorded fault past its deadline. */
-export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<typeof createToxiproxy>, all: boolean): Promise<EdgeFault[]> {
+export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<typeof createToxiproxy>, all: boolean): Promise<AgentFault[]> {
   if (!existsSync(file)) return [];
-  const faults = JSON.parse(readFileSync(file, 'utf8')) as EdgeFault[];
-  const removed: EdgeFault[] = [];
+  const faults = JSON.parse(readFileSync(file, 'utf8')) as AgentFault[];
+  const removed: AgentFault[] = [];
   for (const fault of faults) {
     if (fault.recoveredAt || (!all && Date.parse(fault.expiresAt) > Date.now())) continue;
     for (const toxic of fault.toxics) await toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);

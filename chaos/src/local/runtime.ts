@@ -44,6 +44,17 @@ function portFree(port: number) {
   });
 }
 
+/** A port the OS says is free now, for a helper process that needs one (k6's API, a test's Toxiproxy). */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
 export async function fetchStatus(opts: Pick<RuntimeOptions, 'portBase'>): Promise<Status | undefined> {
   const res = await fetch(`http://127.0.0.1:${portsFor(opts.portBase).control}/status`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   return res?.ok ? ((await res.json()) as Status) : undefined;

@@ -1,3 +1,5 @@
+import { jsonApi } from './json-api.ts';
+
 export interface Toxic {
   name: string;
   type: 'latency' | 'timeout' | 'bandwidth' | 'slow_close' | 'reset_peer' | 'limit_data' | 'slicer';
@@ -17,17 +19,7 @@ export interface Proxy {
 
 // Toxiproxy's HTTP API is small and stable; a typed fetch wrapper beats the untyped npm client.
 export function createToxiproxy(base: string) {
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(3000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`toxiproxy ${method} ${path}: ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
+  const call = jsonApi(base, 'toxiproxy', 3000);
   return {
     populate: (proxies: Proxy[]) => call<unknown>('POST', '/populate', proxies),
     list: async () => Object.values(await call<Record<string, Proxy>>('GET', '/proxies')).sort((a, b) => a.name.localeCompare(b.name)),

@@ -1,4 +1,4 @@
-import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve, whenStoreDown } from '@faultline/common';
+import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve } from '@faultline/common';
 import { createMenuStore, seed } from './menu.ts';
 
 const config = serviceConfig('catalog', baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
@@ -7,8 +7,6 @@ const registry = createRegistry('catalog', config.REPLICA);
 const redis = createRedis(config.REDIS_URL, logger);
 const store = createMenuStore(redis, config.MENU_CACHE_TTL_MS, registry);
 redis.once('ready', () => void seed(redis).catch((err) => logger.warn({ err }, 'menu seed failed')));
-
-const storeDown = whenStoreDown(redis, 'the menu store');
 
 const app = createApp({
   registry,
@@ -19,17 +17,17 @@ const app = createApp({
 app.get(
   '/menu',
   handle(async (_req, res) => {
-    res.json({ items: await store.list().catch(storeDown) });
+    res.json({ items: await store.list() });
   }),
 );
 app.post(
   '/quote',
   requireJson(),
   handle(async (req, res) => {
-    res.json(await store.quote(parseOrderRequest(req.body)).catch(storeDown));
+    res.json(await store.quote(parseOrderRequest(req.body)));
   }),
 );
-finishApp(app, logger);
+finishApp(app, logger, { redis, name: 'the menu store' });
 
 await serve(app, {
   port: config.PORT,

@@ -1,8 +1,6 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ApiError } from './errors.ts';
-import { apiError } from './contracts.ts';
 
 /** A Redis client that fails fast while disconnected instead of queueing commands without bound. */
 export function createRedis(url: string, logger: Logger): Redis {
@@ -24,14 +22,6 @@ export function createRedis(url: string, logger: Logger): Redis {
   });
   return redis;
 }
-
-/** For a promise's catch: a command that failed while Redis is unreachable becomes 503 dependency_unavailable, not a 500. */
-export const whenStoreDown =
-  (redis: Redis, store: string) =>
-  (err: unknown): never => {
-    if (!(err instanceof ApiError) && redis.status !== 'ready') throw apiError('dependency_unavailable', `${store} (Redis) is unavailable`, { retryAfterSeconds: 1 });
-    throw err;
-  };
 
 const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { ApiError, isApiError } from './errors.ts';
 import { httpMetrics } from './metrics.ts';
 import type { Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { apiError } from './contracts.ts';
 
 export interface AppOptions {
   registry: Registry;
@@ -52,7 +54,7 @@ export function createApp({ registry, readiness = {}, bodyLimit = '16kb', guards
 
 export type Check = () => Promise<unknown>;
 
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 }
 
@@ -71,11 +73,20 @@ export function requireJson(): RequestHandler {
   };
 }
 
-/** Body-parser failures become specific 4xx codes; an ApiError is sent as it is; anything else is a 500, which means a bug. */
-export function finishApp(app: Express, logger: Logger) {
+/** The service's own Redis, named for clients: a command that failed while it was unreachable is a 503, not a bug. */
+export interface Store {
+  redis: Pick<Redis, 'status'>;
+  name: string;
+}
+
+/**
+ * Body-parser failures become specific 4xx codes; an ApiError is sent as it is; a failure while the store is
+ * unreachable is 503 dependency_unavailable; anything else is a 500, which means a bug.
+ */
+export function finishApp(app: Express, logger: Logger, store?: Store) {
   app.use((req, _res, next) => next(new ApiError(404, 'route_not_found', `no route for ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const apiError = toApiError(err);
+    const apiError = toApiError(err, store);
     if (apiError.status >= 500 && apiError.status !== 503) logger.error({ err, path: req.path }, 'request failed');
     if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
     res.status(apiError.status).json(apiError.toJSON());
@@ -83,8 +94,9 @@ export function finishApp(app: Express, logger: Logger) {
   app.use(onError);
 }
 
-function toApiError(err: unknown): ApiError {
+function toApiError(err: unknown, store?: Store): ApiError {
   if (isApiError(err)) return err;
+  if (store && store.redis.status !== 'ready') return apiError('dependency_unavailable', `${store.name} (Redis) is unavailable`, { retryAfterSeconds: 1 });
   const type = (err as { type?: string }).type;
   if (type === 'entity.parse.failed') return new ApiError(400, 'malformed_json', 'the body is not valid JSON');
   if (type === 'entity.too.large') return new ApiError(413, 'body_too_large', `the body is larger than the ${(err as { limit?: number }).limit} bytes allowed`);

@@ -76,7 +76,7 @@ async function start() {
   await consumer.subscribe({ topic: topics.ordersPlaced, fromBeginning: true });
   await consumer.run({
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 64,
+    partitionsConsumedConcurrently: 64, // every assigned partition at once: the stations, not this, bound the work
     eachBatch: (payload) =>
       stations.eachBatch(payload, (message) =>
         inMessageTrace(`${topics.ordersPlaced} process`, message.headers, { 'messaging.destination.partition.id': String(payload.batch.partition), 'messaging.kafka.offset': message.offset }, () => prepare(message.value)),

@@ -25,7 +25,6 @@ import {
   serve,
   serviceConfig,
   topics,
-  whenStoreDown,
   Counter,
   type OrderRequest,
 } from '@faultline/common';
@@ -87,8 +86,6 @@ const orders = createOrderService({
   },
 });
 
-const storeDown = whenStoreDown(redis, 'the order store');
-
 const app = createApp({
   registry,
   logger,
@@ -107,7 +104,7 @@ app.post(
     try {
       const idempotencyKey = parseIdempotencyKey(req.get('idempotency-key'));
       const request = parseOrderRequest(req.body);
-      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res)).catch(storeDown);
+      const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res));
       ordersTotal.inc({ outcome: replayed ? 'replayed' : 'accepted', code: '' });
       res.status(replayed ? 200 : 201).json({ id: order.id, status: order.status, totalCents: order.totalCents });
     } catch (err) {
@@ -119,12 +116,12 @@ app.post(
 app.get(
   '/orders/:id',
   handle(async (req, res) => {
-    const order = await orders.get(String(req.params.id)).catch(storeDown);
+    const order = await orders.get(String(req.params.id));
     if (!order) throw apiError('order_not_found', `no order has the id ${JSON.stringify(req.params.id)}`);
     res.json(order);
   }),
 );
-finishApp(app, logger);
+finishApp(app, logger, { redis, name: 'the order store' });
 
 await serve(app, {
   port: config.PORT,
