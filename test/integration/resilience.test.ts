@@ -202,6 +202,12 @@ describe('orders: its own store unavailable', () => {
     }
     await toxiproxy.setEnabled('orders-redis', true);
     await waitFor('orders to be accepted again', async () => (await shop.order(pizza)).status === 201 || undefined, 20_000, 250);
+    // Both orders replicas failed readiness during the cut: leave the shop whole for the next test.
+    await waitFor('both orders replicas to be ready again', async () => {
+      const status = (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
+      return status.components.filter((c) => c.service === 'orders').every((c) => c.health === 'ready') || undefined;
+    }, 20_000, 250);
+    await waitFor('the gateway to call orders freely again', async () => ((await shop.order(pizza)).status === 201 && (await breakerState('orders')) === 0) || undefined, 20_000, 250);
   });
 });
 
