@@ -98,7 +98,7 @@ prometheus.io/path: /metrics
   verbs: [create, delete, list]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [delete, get, list]
+  verbs: [delete, list]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [create, delete, list]

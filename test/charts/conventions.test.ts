@@ -1,0 +1,122 @@
+// The chart's promises, checked on real `helm template` output: least-privilege RBAC equal to what the driver needs,
+// non-root pods with requests and limits, probes and disruption budgets, a values schema that refuses bad input, and
+// Dockerfiles and kind-config.yaml that agree with the chart.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { chaosRoleRules, sortRules, type PolicyRule } from '../../chaos/src/kubernetes/rbac.ts';
+import { helmEnv, projectRoot, toolPaths } from '../../chaos/src/local/toolchain.ts';
+
+const chart = join(projectRoot, 'charts/faultline');
+const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'))];
+
+type Manifest = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+
+function helmTemplate(args: string[]) {
+  const r = spawnSync(toolPaths.helm, ['template', 'faultline', chart, '--namespace', 'faultline', ...args], { encoding: 'utf8', env: { ...process.env, ...helmEnv() } });
+  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr };
+}
+
+function render(scenario: string): Manifest[] {
+  const r = helmTemplate(scenario === 'default' ? [] : ['-f', join(chart, 'ci', scenario)]);
+  if (!r.ok) throw new Error(`helm template (${scenario}) failed:\n${r.stderr}`);
+  return parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
+}
+
+const podSpecOf = (m: Manifest) => (m.kind === 'Pod' ? m.spec : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template.spec : m.spec?.template?.spec);
+const workloads = (ms: Manifest[]) => ms.filter((m) => podSpecOf(m));
+
+describe.each(scenarios)('chart scenario %s', (scenario) => {
+  const manifests = render(scenario);
+
+  it('grants nothing cluster-wide, and the chaos Role holds exactly the rules the driver needs', () => {
+    expect(manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toEqual([]);
+    const chaosRoles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name.endsWith('-chaos-controller'));
+    expect(chaosRoles.length).toBeGreaterThan(0);
+    for (const role of chaosRoles) expect(sortRules(role.rules as PolicyRule[])).toEqual(chaosRoleRules);
+    const bindings = manifests.filter((m) => m.kind === 'RoleBinding' && m.metadata.name.endsWith('-chaos-controller'));
+    expect(bindings.map((b) => b.metadata.namespace ?? 'faultline').sort()).toEqual(chaosRoles.map((r) => r.metadata.namespace ?? 'faultline').sort());
+  });
+
+  it('runs every pod as non-root with memory requests and limits on every container', () => {
+    for (const w of workloads(manifests)) {
+      const spec = podSpecOf(w);
+      expect(spec.securityContext?.runAsNonRoot, `${w.kind}/${w.metadata.name}`).toBe(true);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const where = `${w.kind}/${w.metadata.name} container ${c.name}`;
+        expect(c.resources?.requests?.memory, where).toBeTruthy();
+        expect(c.resources?.limits?.memory, where).toBeTruthy();
+        expect(c.securityContext?.allowPrivilegeEscalation, where).toBe(false);
+        expect(c.securityContext?.capabilities?.drop, where).toEqual(['ALL']);
+      }
+    }
+  });
+
+  it('gives each shop service probes, a preStop delay and, with more than one replica, a disruption budget', () => {
+    const shop = manifests.filter((m) => m.kind === 'Deployment' && m.metadata.labels?.['app.kubernetes.io/component'] === 'shop');
+    expect(shop.map((d) => d.metadata.labels!['app.kubernetes.io/name']).sort()).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);
+    const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
+    for (const d of shop) {
+      const c = d.spec.template.spec.containers[0];
+      expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+      expect(c.lifecycle.preStop.sleep.seconds).toBeGreaterThan(0);
+      const budget = budgets.find((b) => b.metadata.name === d.metadata.name);
+      if (d.spec.replicas > 1) expect(budget?.spec.selector.matchLabels, d.metadata.name).toEqual(d.spec.selector.matchLabels);
+    }
+  });
+
+  it('labels every object with the app.kubernetes.io set, and every pod so that the chaos driver can select it', () => {
+    for (const m of manifests) {
+      for (const key of ['name', 'instance', 'part-of', 'managed-by', 'component']) expect(m.metadata.labels?.[`app.kubernetes.io/${key}`], `${m.kind}/${m.metadata.name} ${key}`).toBeTruthy();
+    }
+    for (const w of workloads(manifests).filter((m) => m.kind !== 'Pod')) {
+      const labels = w.spec.template.metadata.labels;
+      expect(labels['app.kubernetes.io/name'], w.metadata.name).toBeTruthy();
+      expect(labels['app.kubernetes.io/instance']).toBe('faultline');
+    }
+  });
+});
+
+describe('the values schema', () => {
+  it.each([
+    [['--set', 'replicaCount=3'], 'replicaCount'],
+    [['--set', 'services.gateway.replicas=0'], 'replicas'],
+    [['--set', 'resilience=maybe'], 'resilience'],
+    [['--set', 'services.orders.settings.lower_case=1'], 'lower_case'],
+    [['--set', 'kafka.heap=lots'], 'heap'],
+    [['--set', 'services.gateway.service.nodePort=80'], 'nodePort'],
+  ])('refuses %j, naming %s', (args, named) => {
+    const r = helmTemplate(args);
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toContain('values don\'t meet the specifications of the schema');
+    expect(r.stderr).toContain(named);
+  });
+});
+
+describe('images and the kind cluster agree with the chart', () => {
+  const pinnedNode = readFileSync(join(projectRoot, '.nvmrc'), 'utf8').trim();
+
+  it.each(['services/Dockerfile', 'chaos/Dockerfile'])('%s is multi-stage, on the pinned Node, and runs as a non-root user', (file) => {
+    const text = readFileSync(join(projectRoot, file), 'utf8');
+    expect(text).toContain(`ARG NODE_VERSION=${pinnedNode}`);
+    const stages = text.split('\n').filter((l) => l.startsWith('FROM '));
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const from of stages) expect(from).toMatch(/^FROM node:\$\{NODE_VERSION\}-/);
+    const finalStage = text.slice(text.lastIndexOf('\nFROM '));
+    expect(finalStage).toMatch(/\nUSER node\n/);
+    expect(JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).dependencies.node).toBe(pinnedNode);
+  });
+
+  it('kind-config.yaml has one control plane and two workers, mapping the chart\'s node ports to loopback', () => {
+    const kind = parse(readFileSync(join(projectRoot, 'kind-config.yaml'), 'utf8'));
+    expect(kind.nodes.map((n: { role: string }) => n.role)).toEqual(['control-plane', 'worker', 'worker']);
+    const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8'));
+    const nodePorts = [values.services.gateway.service.nodePort, values.grafana.service.nodePort, values.prometheus.service.nodePort, values.jaeger.service.nodePort];
+    const mappings = kind.nodes[0].extraPortMappings as Array<{ containerPort: number; listenAddress: string }>;
+    expect(mappings.map((m) => m.containerPort).sort()).toEqual([...nodePorts].sort());
+    for (const m of mappings) expect(m.listenAddress).toBe('127.0.0.1');
+  });
+});
