@@ -85,10 +85,28 @@ drill
 
 program
   .command('cleanup')
-  .description("remove faults past their deadline (or --all) that a dead drill left behind; the supervisor also does this by itself")
+  .description("remove faults past their deadline (or --all) that a dead drill left behind; the supervisor (local) or the controller (kubernetes) also does this by itself")
   .option('--all', 'remove every recorded fault now, deadline or not')
-  .action(async (flags: { all?: boolean }) => {
-    await cleanupCommand(opts(), Boolean(flags.all));
+  .addOption(new Option('--platform <platform>', 'where the faults are').choices(['local', 'kubernetes']).default('local'))
+  .option('--namespace <namespace>', 'kubernetes: the namespace to clean (default: env FAULTLINE_NAMESPACE, else faultline)')
+  .option('--kubeconfig <path>', 'kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .action(async (flags: { all?: boolean; platform: 'local' | 'kubernetes'; namespace?: string; kubeconfig?: string }) => {
+    if (flags.platform === 'local') {
+      if (flags.namespace !== undefined || flags.kubeconfig !== undefined) throw new UsageError('--namespace and --kubeconfig go with --platform kubernetes');
+      return cleanupCommand(opts(), Boolean(flags.all));
+    }
+    // Loaded on demand: the Kubernetes client is heavy, and the local commands never need it.
+    const { kubernetesCleanupCommand, kubernetesCleanupOptions } = await import('./kubernetes/command.ts');
+    await kubernetesCleanupCommand(kubernetesCleanupOptions(flags));
+  });
+
+program
+  .command('controller')
+  .description('run the chaos controller (in a cluster): remove faults past their expiry and export them as metrics on /metrics; settings from the environment (see chaos/src/kubernetes/config.ts)')
+  .option('--kubeconfig <path>', "a kubeconfig, to run outside the cluster (default: the pod's service account)")
+  .action(async (flags: { kubeconfig?: string }) => {
+    const { runController } = await import('./kubernetes/controller.ts');
+    await runController(flags);
   });
 
 try {

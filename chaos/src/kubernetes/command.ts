@@ -1,0 +1,34 @@
+// `faultline cleanup --platform kubernetes`: the manual counterpart of the controller's sweep, for when no controller runs.
+import { UsageError } from '../local/runtime.ts';
+import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
+import { kubernetesPlatform } from './driver.ts';
+
+export interface KubernetesCleanupOptions {
+  namespace: string;
+  allowedNamespaces: string[];
+  kubeconfig?: string;
+  all: boolean;
+}
+
+/** Flags over environment (FAULTLINE_NAMESPACE, FAULTLINE_ALLOWED_NAMESPACES) over the chart's default namespace. */
+export function kubernetesCleanupOptions(flags: { namespace?: string; kubeconfig?: string; all?: boolean }, env: NodeJS.ProcessEnv = process.env): KubernetesCleanupOptions {
+  const namespace = flags.namespace ?? (env.FAULTLINE_NAMESPACE || 'faultline');
+  if (!dnsLabel.test(namespace)) throw new UsageError(`--namespace ${JSON.stringify(namespace)}: ${dnsLabelMessage}`);
+  const allowed = env.FAULTLINE_ALLOWED_NAMESPACES ? namespaceList.safeParse(env.FAULTLINE_ALLOWED_NAMESPACES) : undefined;
+  if (allowed && !allowed.success) throw new UsageError(`FAULTLINE_ALLOWED_NAMESPACES=${JSON.stringify(env.FAULTLINE_ALLOWED_NAMESPACES)}: ${allowed.error.issues[0]!.message}`);
+  return { namespace, allowedNamespaces: allowed?.data ?? [namespace], ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}), all: Boolean(flags.all) };
+}
+
+export async function kubernetesCleanupCommand(opts: KubernetesCleanupOptions, env: NodeJS.ProcessEnv = process.env) {
+  const { all, ...where } = opts;
+  const grafana = grafanaFromEnv(env);
+  const platform = kubernetesPlatform({
+    ...where,
+    release: env.FAULTLINE_RELEASE || 'faultline', // cleanup finds faults by their labels, whatever the release
+    ...(grafana ? { grafana } : {}),
+  });
+  const { removed, kept } = await platform.cleanup({ all });
+  const describe = (f: (typeof removed)[number]) => `${f.kind} ${f.target} (${f.id}, drill ${f.drill})`;
+  console.log(removed.length ? `removed from namespace ${opts.namespace}: ${removed.map(describe).join(', ')}` : `nothing to clean up in namespace ${opts.namespace}`);
+  if (kept.length) console.log(`still within their deadline: ${kept.map((f) => `${describe(f)} until ${new Date(f.expiresAt).toISOString()}`).join(', ')} (--all removes them now)`);
+}

@@ -1,0 +1,247 @@
+// The Kubernetes platform: faults as API objects in one namespace. A pod kill deletes pods, a partition is
+// NetworkPolicies, a flood is a k6 Job. Every object carries its fault's labels and expiry (labels.ts), so that
+// removeFault, cleanup and the controller find it again without any state of their own.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1ConfigMap, type V1Job, type V1NetworkPolicy } from '@kubernetes/client-node';
+import { loadScriptsDir } from '../drill/k6.ts';
+import type { Inventory, PlannedFault } from '../drill/plan.ts';
+import { UsageError } from '../local/runtime.ts';
+import { describeApiError, isNotFound } from './api-errors.ts';
+import { grafanaAnnotations, type GrafanaOptions } from './grafana.ts';
+import { assertNamespaceAllowed } from './guardrails.ts';
+import { faultSelector, groupFaults, managedSelector, releasePodSelector, type FaultIdentity, type FaultObject, type FaultObjectKind, type LiveFault } from './labels.ts';
+import { defaultGatewayUrl, defaultK6Image, faultIdentity, floodObjects, inventoryFromPods, jobFinished, markerConfigMap, partitionPolicies, podKillOptions } from './objects.ts';
+
+export interface KubeConfigSource {
+  /** A kubeconfig file; without it, in-cluster when inCluster, else KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  inCluster?: boolean;
+}
+
+/** The client's own loadFromDefault falls back to http://localhost:8080 silently; this refuses instead, naming what to pass. */
+export function loadKubeConfig({ kubeconfig, inCluster }: KubeConfigSource, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  if (kubeconfig !== undefined && kubeconfig.trim() === '') throw new UsageError('--kubeconfig: expected the path of a kubeconfig file');
+  const kc = new KubeConfig();
+  const file = kubeconfig ?? (inCluster ? undefined : env.KUBECONFIG?.split(delimiter).find(Boolean));
+  const home = join(homedir(), '.kube', 'config');
+  try {
+    if (file !== undefined) {
+      if (!existsSync(file)) throw new UsageError(`no kubeconfig at ${file}`);
+      kc.loadFromFile(file);
+    } else if (!inCluster && existsSync(home)) {
+      kc.loadFromFile(home);
+    } else if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
+      kc.loadFromCluster();
+    } else {
+      throw new UsageError(inCluster ? 'not running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is unset): pass --kubeconfig to run outside a cluster' : 'no Kubernetes cluster configured: pass --kubeconfig, or set KUBECONFIG');
+    }
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError(`cannot read the kubeconfig ${file ?? home}: ${(err as Error).message}`);
+  }
+  if (!kc.getCurrentCluster()) throw new UsageError(`the kubeconfig ${file ?? home} has no current cluster: set current-context`);
+  return kc;
+}
+
+export interface KubernetesPlatformOptions extends KubeConfigSource {
+  namespace: string;
+  release: string;
+  allowedNamespaces: readonly string[];
+  /** Where a flood's k6 sends its traffic; default the release's gateway Service. */
+  gatewayUrl?: string;
+  k6Image?: string;
+  /** The Secret with the clients' API keys (keys `local` and `load`); default `<release>-api-keys`. */
+  apiKeySecret?: string;
+  grafana?: GrafanaOptions;
+  warn?: (message: string) => void;
+}
+
+export interface KilledPod {
+  name: string;
+  killedAt: string;
+  /** False when the pod was already gone. */
+  found: boolean;
+}
+
+export type InjectedFault = LiveFault & { killed?: KilledPod[] };
+
+/** Deleting what is already gone is success (false): a drill's rollback, cleanup and the controller may race each other. */
+async function deleted(call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+type FaultBody = { kind: 'NetworkPolicy'; body: V1NetworkPolicy } | { kind: 'Job'; body: V1Job } | { kind: 'ConfigMap'; body: V1ConfigMap };
+
+export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
+  assertNamespaceAllowed(opts.namespace, opts.allowedNamespaces);
+  const { namespace, release } = opts;
+  const kc = loadKubeConfig(opts);
+  const core = kc.makeApiClient(CoreV1Api);
+  const networking = kc.makeApiClient(NetworkingV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const warn = opts.warn ?? ((m: string) => console.warn(m));
+  const annotations = grafanaAnnotations(opts.grafana, warn);
+
+  const api = async <T>(action: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      throw new Error(describeApiError(`${action} in namespace ${namespace}`, err), { cause: err });
+    }
+  };
+
+  const listFaultObjects = async (labelSelector: string): Promise<FaultObject[]> => {
+    const [policies, jobs, configMaps] = await Promise.all([
+      api('list NetworkPolicies', () => networking.listNamespacedNetworkPolicy({ namespace, labelSelector })),
+      api('list Jobs', () => batch.listNamespacedJob({ namespace, labelSelector })),
+      api('list ConfigMaps', () => core.listNamespacedConfigMap({ namespace, labelSelector })),
+    ]);
+    return [
+      ...policies.items.map((p) => ({ kind: 'NetworkPolicy' as const, metadata: p.metadata })),
+      ...jobs.items.map((j) => ({ kind: 'Job' as const, metadata: j.metadata, finished: jobFinished(j) })),
+      ...configMaps.items.map((c) => ({ kind: 'ConfigMap' as const, metadata: c.metadata })),
+    ];
+  };
+
+  const create = (o: FaultBody) => {
+    const action = `create ${o.kind} ${o.body.metadata?.name}`;
+    switch (o.kind) {
+      case 'NetworkPolicy':
+        return api(action, () => networking.createNamespacedNetworkPolicy({ namespace, body: o.body }));
+      case 'Job':
+        return api(action, () => batch.createNamespacedJob({ namespace, body: o.body }));
+      case 'ConfigMap':
+        return api(action, () => core.createNamespacedConfigMap({ namespace, body: o.body }));
+    }
+  };
+
+  /** Deletes one object; already gone is fine. A Job's pods go with it (Background: the garbage collector removes them). */
+  const remove = ({ kind, name }: { kind: FaultObjectKind; name: string }) => {
+    const call = {
+      NetworkPolicy: () => networking.deleteNamespacedNetworkPolicy({ name, namespace }),
+      Job: () => batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }),
+      ConfigMap: () => core.deleteNamespacedConfigMap({ name, namespace }),
+    }[kind];
+    return api(`delete ${kind} ${name}`, () => deleted(call));
+  };
+
+  /** All or nothing: if one object cannot be created, the ones already created are deleted before the error goes up. */
+  const createAll = async (objects: FaultBody[]) => {
+    const created: FaultBody[] = [];
+    try {
+      for (const o of objects) {
+        await create(o);
+        created.push(o);
+      }
+    } catch (err) {
+      for (const o of created.reverse()) await remove({ kind: o.kind, name: o.body.metadata!.name! }).catch((e: Error) => warn(`rollback: ${e.message}`));
+      throw err;
+    }
+  };
+
+  const removeAll = async (faults: LiveFault[], now: number) => {
+    for (const fault of faults) {
+      for (const o of fault.objects) await remove(o);
+      await annotations.end(fault.grafanaAnnotationId, now);
+    }
+  };
+
+  const bodiesFor = (planned: PlannedFault, fault: FaultIdentity): FaultBody[] => {
+    switch (planned.kind) {
+      case 'pod-kill':
+        return [{ kind: 'ConfigMap', body: markerConfigMap(fault, namespace) }];
+      case 'flood': {
+        const scriptText = readFileSync(join(loadScriptsDir, planned.fault.script), 'utf8');
+        const { configMap, job } = floodObjects({ fault, load: planned.fault, scriptText, namespace, image: opts.k6Image ?? defaultK6Image, gatewayUrl: opts.gatewayUrl ?? defaultGatewayUrl(release, namespace), apiKeySecret: opts.apiKeySecret ?? `${release}-api-keys` });
+        return [
+          { kind: 'ConfigMap', body: configMap },
+          { kind: 'Job', body: job },
+        ];
+      }
+      default: {
+        // A partition (faultIdentity has refused latency). Edges are <client>-<server>, and no component's name has a dash.
+        const [selector, target] = planned.edge.split('-') as [string, string];
+        return partitionPolicies({ selector, target, direction: planned.direction, namespace, release, fault }).map((body) => ({ kind: 'NetworkPolicy', body }));
+      }
+    }
+  };
+
+  return {
+    name: 'kubernetes' as const,
+    namespace,
+    release,
+
+    /** Ready pods per component of the release, and the shop's edges. */
+    async inventory(): Promise<Inventory> {
+      const pods = await api('list pods', () => core.listNamespacedPod({ namespace, labelSelector: releasePodSelector(release) }));
+      return inventoryFromPods(pods.items);
+    },
+
+    /** Deletes pods at once (grace period 0), as a crash would. */
+    async kill(pods: string[]): Promise<KilledPod[]> {
+      return Promise.all(
+        pods.map(async (name) => {
+          const killedAt = new Date().toISOString();
+          const found = await api(`delete pod ${name}`, () => deleted(() => core.deleteNamespacedPod({ name, namespace, ...podKillOptions })));
+          return { name, killedAt, found };
+        }),
+      );
+    },
+
+    /**
+     * Creates a planned fault's objects (planKubernetesFault has refused latency). All or nothing: for a pod kill the
+     * marker comes first, so that a kill never happens unrecorded; partitions and floods last until removed or expired.
+     */
+    async injectFault(planned: PlannedFault, drill: string, now = Date.now()): Promise<InjectedFault> {
+      const fault = faultIdentity(planned, drill, `flt-${randomBytes(4).toString('hex')}`, now);
+      const grafanaAnnotationId = await annotations.start({ ...fault, startedAt: now });
+      const bodies = bodiesFor(planned, { ...fault, ...(grafanaAnnotationId === undefined ? {} : { grafanaAnnotationId }) });
+      try {
+        await createAll(bodies);
+      } catch (err) {
+        await annotations.end(grafanaAnnotationId, Date.now());
+        throw err;
+      }
+      const [live] = groupFaults(
+        namespace,
+        bodies.map((b) => ({ kind: b.kind, metadata: b.body.metadata })),
+      );
+      if (planned.kind !== 'pod-kill') return live!;
+      try {
+        return { ...live!, killed: await this.kill(planned.replicas) };
+      } catch (err) {
+        await removeAll([live!], Date.now());
+        throw err;
+      }
+    },
+
+    /** Every live fault in the namespace, from its objects. */
+    async faults(): Promise<LiveFault[]> {
+      return groupFaults(namespace, await listFaultObjects(managedSelector));
+    },
+
+    /** Deletes every object of one fault now (rollback); undefined when nothing of it was left. */
+    async removeFault(id: string, now = Date.now()): Promise<LiveFault | undefined> {
+      const [fault] = groupFaults(namespace, await listFaultObjects(faultSelector(id)));
+      if (fault) await removeAll([fault], now);
+      return fault;
+    },
+
+    /** Removes the faults past their expiry (or all of them): what a dead drill or controller left behind. */
+    async cleanup({ all = false, now = Date.now() }: { all?: boolean; now?: number } = {}): Promise<{ removed: LiveFault[]; kept: LiveFault[] }> {
+      const faults = await this.faults();
+      const removed = faults.filter((f) => all || f.expiresAt <= now);
+      await removeAll(removed, now);
+      return { removed, kept: faults.filter((f) => !removed.includes(f)) };
+    },
+  };
+}
+export type KubernetesPlatform = ReturnType<typeof kubernetesPlatform>;

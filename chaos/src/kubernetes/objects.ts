@@ -1,0 +1,207 @@
+// Pure builders: what the Kubernetes driver creates or deletes for each fault. Nothing here talks to a cluster.
+import type { V1ConfigMap, V1Job, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import { scenarioOf } from '../drill/k6.ts';
+import { chooseReplicas, localEdges, type Inventory, type PlannedFault } from '../drill/plan.ts';
+import type { Fault } from '../drill/schema.ts';
+import { UsageError } from '../local/runtime.ts';
+import { pins } from '../local/toolchain.ts';
+import { faultMetadata, labelValue, shopPodLabels, type FaultIdentity } from './labels.ts';
+
+const nameLabel = 'app.kubernetes.io/name';
+
+/** Same pin as the local runtime's k6 binary. */
+export const defaultK6Image = `grafana/k6:${pins.k6.version.replace(/^v/, '')}`;
+
+export const defaultGatewayUrl = (release: string, namespace: string) => `http://${release}-gateway.${namespace}.svc:8080`;
+
+/** Running, not being deleted, and passing its readiness probe: a replica that serves, so one worth killing (or sparing). */
+export function isReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && Boolean(pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+/** Ready pods per component, and the shop's edges: its wiring is the same on both runtimes. */
+export function inventoryFromPods(pods: V1Pod[]): Inventory {
+  const replicas: Record<string, string[]> = {};
+  for (const pod of pods.filter(isReady)) {
+    const service = pod.metadata?.labels?.[nameLabel];
+    if (service && pod.metadata?.name) (replicas[service] ??= []).push(pod.metadata.name);
+  }
+  for (const names of Object.values(replicas)) names.sort();
+  return { replicas, edges: localEdges };
+}
+
+/** Chaos Mesh's modes over the service's ready pods; chooseReplicas refuses to take them all unless mode is all. */
+export function podsToKill(fault: Extract<Fault, { kind: 'pod-kill' }>, pods: V1Pod[], random?: () => number): string[] {
+  return chooseReplicas(fault, inventoryFromPods(pods).replicas[fault.selector.service] ?? [], random);
+}
+
+/** How long a pod kill shows as active: about as long as a ReplicaSet takes to bring a replica back (the local runner's figure). */
+export const podKillMarkerMs = 60_000;
+
+/** What a planned fault hits and until when it may live. Latency has no Kubernetes form (see guardrails.ts). */
+export function faultIdentity(planned: PlannedFault, drill: string, id: string, now: number): FaultIdentity {
+  switch (planned.kind) {
+    case 'pod-kill':
+      return { id, drill, kind: 'pod-kill', target: planned.replicas.join(','), expiresAt: now + podKillMarkerMs };
+    case 'network-partition':
+      return { id, drill, kind: 'network-partition', target: planned.edge, expiresAt: now + planned.durationMs };
+    case 'flood':
+      return { id, drill, kind: 'flood', target: planned.fault.script, expiresAt: now + floodDeadlineSeconds(planned.fault) * 1000 };
+    case 'latency':
+      throw new UsageError(`latency ${planned.edge}: the Kubernetes runtime cannot add latency; plan with planKubernetesFault, which refuses it`);
+  }
+}
+
+/** Deleted at once, as a crash would: no SIGTERM, no drain. */
+export const podKillOptions = { gracePeriodSeconds: 0 } as const;
+
+/**
+ * A pod kill leaves nothing to remove (the ReplicaSet replaces the pod), so a marker ConfigMap carries the fault
+ * until its deadline, as the local agent's tracked faults do: it is what the controller exports as active.
+ */
+export function markerConfigMap(fault: FaultIdentity, namespace: string): V1ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...faultMetadata(`faultline-${fault.id}-marker`, fault), namespace }, data: { target: fault.target } };
+}
+
+export interface PartitionSpec {
+  selector: string;
+  target: string;
+  direction: 'to' | 'from' | 'both';
+  namespace: string;
+  release: string;
+  fault: FaultIdentity;
+}
+
+/**
+ * A partition as NetworkPolicies. A NetworkPolicy can only allow, and it is stateful: once a pod is selected by an
+ * Egress policy, only what some policy allows may leave it, and answers to an allowed connection always come back.
+ * So a partition is an egress policy on the side that initiates, allowing everything except the peer:
+ * - `to`: selector pods may open connections to anything but target pods;
+ * - `from`: target pods may open connections to anything but selector pods;
+ * - `both`: the two policies.
+ * Peers are pods of this namespace whose component is not the peer, plus every pod of every other namespace (so DNS in
+ * kube-system keeps working). There is deliberately no ipBlock 0.0.0.0/0: with most CNIs an ipBlock also matches pod
+ * IPs and would let the peer back in. The price: addresses outside the pod network (the API server, the internet)
+ * are cut too while the partition lasts; the shop needs none.
+ *
+ * How this differs from the local runtime, where each edge is a Toxiproxy proxy and a partition is a `timeout` toxic:
+ * - `from` there drops the target's answers on the selector's own connections (the downstream stream), so requests
+ *   arrive and answers never do. A stateful policy cannot drop answers while letting their requests through, so
+ *   here `from` only stops connections the target opens; on the shop's one-way edges (gateway -> catalog, ...) it
+ *   is nearly a no-op, and `to` or `both` is the Kubernetes way to cut an edge.
+ * - The toxic stalls connections that are already open; a policy only refuses new ones with most CNIs (kindnet,
+ *   Calico and Cilium keep tracked connections alive), so long-lived clients (ioredis, kafkajs, keep-alive agents)
+ *   notice the partition when they reconnect.
+ * - Policies add up: if the chart or an operator allows the peer in another Egress policy selecting the same pods,
+ *   that allow wins and the partition does nothing.
+ */
+export function partitionPolicies(spec: PartitionSpec): V1NetworkPolicy[] {
+  const sides = { to: [[spec.selector, spec.target]], from: [[spec.target, spec.selector]], both: [[spec.selector, spec.target], [spec.target, spec.selector]] }[spec.direction];
+  return sides.map(([initiator, peer]) => egressExcept(initiator!, peer!, spec));
+}
+
+function egressExcept(initiator: string, peer: string, spec: PartitionSpec): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { ...faultMetadata(`faultline-${spec.fault.id}-${initiator}`, spec.fault), namespace: spec.namespace },
+    spec: {
+      podSelector: { matchLabels: shopPodLabels(spec.release, initiator) },
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [
+            { podSelector: { matchExpressions: [{ key: nameLabel, operator: 'NotIn', values: [peer] }] } },
+            { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [spec.namespace] }] } },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+type Flood = Extract<Fault, { kind: 'flood' }>;
+
+/** How long k6 offers load: the duration, or the sum of the stages. */
+export const loadDurationMs = (load: Pick<Flood, 'duration' | 'stages'>) => load.duration ?? (load.stages ?? []).reduce((sum, s) => sum + s.duration, 0);
+
+/** Beyond the load itself: pulling the image, starting k6, and k6's 30 s graceful stop of in-flight iterations. */
+export const floodMarginSeconds = 60;
+
+/** The Job's hard deadline; the fault expires with it, so cleanup never deletes a flood that can still be running. */
+export const floodDeadlineSeconds = (load: Pick<Flood, 'duration' | 'stages'>) => Math.ceil(loadDurationMs(load) / 1000) + floodMarginSeconds;
+
+/** k6 runs as this user in grafana/k6. */
+const k6User = 12345;
+
+export interface FloodSpec {
+  fault: FaultIdentity;
+  load: Flood;
+  /** The text of chaos/load/<load.script>. */
+  scriptText: string;
+  namespace: string;
+  image: string;
+  gatewayUrl: string;
+  /** A Secret holding one API key per client under `client.<name>` (the chart's <release>-api-keys). */
+  apiKeySecret: string;
+}
+
+/**
+ * A flood as a ConfigMap with the k6 script and a Job running it, with the environment the local runtime gives k6
+ * (see startK6). The Job ends by itself: k6 stops at its duration, and activeDeadlineSeconds stops it regardless.
+ */
+export function floodObjects(spec: FloodSpec): { configMap: V1ConfigMap; job: V1Job } {
+  const { fault, load } = spec;
+  const scriptName = `faultline-${fault.id}-script`;
+  const podLabels = { [nameLabel]: 'k6' };
+  const jobMeta = faultMetadata(`faultline-${fault.id}-k6`, fault, podLabels);
+  const configMap: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...faultMetadata(scriptName, fault), namespace: spec.namespace }, data: { [load.script]: spec.scriptText } };
+  const job: V1Job = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { ...jobMeta, namespace: spec.namespace },
+    spec: {
+      backoffLimit: 0, // a second run would double the flood and its orders
+      activeDeadlineSeconds: floodDeadlineSeconds(load),
+      ttlSecondsAfterFinished: 600,
+      template: {
+        metadata: { labels: jobMeta.labels!, annotations: jobMeta.annotations! },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: k6User, runAsGroup: k6User, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'k6',
+              image: spec.image,
+              args: ['run', '--quiet', '--no-color', '--no-usage-report', `/scripts/${load.script}`],
+              env: [
+                { name: 'FAULTLINE_GATEWAY', value: spec.gatewayUrl },
+                { name: 'FAULTLINE_API_KEY', valueFrom: { secretKeyRef: { name: spec.apiKeySecret, key: `client.${load.apiKey}` } } },
+                { name: 'FAULTLINE_RUN', value: `${labelValue(fault.drill)}-${fault.id}` },
+                { name: 'FAULTLINE_SCENARIO', value: JSON.stringify(scenarioOf(load)) },
+                { name: 'K6_NO_USAGE_REPORT', value: 'true' },
+              ],
+              // Small requests so that it schedules on a laptop's kind cluster; the limits bound what a runaway flood takes from the node.
+              resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [
+                { name: 'script', mountPath: '/scripts', readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'script', configMap: { name: scriptName } },
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+          ],
+        },
+      },
+    },
+  };
+  return { configMap, job };
+}
+
+/** Whether a Job has run to its end, successfully or not. */
+export const jobFinished = (job: V1Job) => Boolean(job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'));
