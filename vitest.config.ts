@@ -15,6 +15,8 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      // helm lint/template, strict offline schema validation and promtool over charts/; needs `npm run setup`.
+      { test: { name: 'charts', include: ['test/charts/**/*.test.ts'], testTimeout: 120_000 } },
     ],
   },
 });

@@ -1,5 +1,10 @@
+import { join } from 'node:path';
 import type { Ports, RuntimeOptions } from './layout.ts';
 import { serviceNames } from './layout.ts';
+import { projectRoot } from './toolchain.ts';
+
+/** The alert and recording rules the Helm chart ships, loaded by the local Prometheus too (a glob: no match is no error). */
+export const ruleFilesGlob = join(projectRoot, 'charts', 'faultline', 'rules', '*.rules.yaml');
 
 /** KRaft single node. Each client edge has its own listener, advertised through its Toxiproxy proxy, so a cut edge really cuts. */
 export function kafkaProperties(p: Ports, logDir: string) {
@@ -42,6 +47,8 @@ export function prometheusConfig(p: Ports, opts: RuntimeOptions) {
   scrape_interval: 2s
   scrape_timeout: 1s
   evaluation_interval: 2s
+rule_files:
+  - '${ruleFilesGlob}'
 scrape_configs:
 ${jobs.join('\n')}
   - job_name: faultline

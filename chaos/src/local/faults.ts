@@ -56,6 +56,7 @@ const streams = { to: ['upstream'], from: ['downstream'], both: ['upstream', 'do
 export class FaultAgent {
   private readonly faults = new Map<string, AgentFault>();
   private readonly active: Gauge<'drill' | 'kind' | 'target'>;
+  private readonly expiry: Gauge<'drill' | 'kind' | 'target'>;
   private readonly toxiproxy: ReturnType<typeof createToxiproxy>;
   private readonly proxyPort: (edge: EdgeName) => number;
   private readonly file: string;
@@ -66,6 +67,8 @@ export class FaultAgent {
     this.proxyPort = proxyPort;
     this.file = file;
     this.active = new Gauge({ name: 'faultline_fault_active', help: 'Faults in effect now, by drill, kind and target (1 while active).', labelNames: ['drill', 'kind', 'target'] as const, registers: [registry] });
+    // The deadline beside each active fault, so an alert can catch one that outlives it (the Kubernetes controller exports the same pair).
+    this.expiry = new Gauge({ name: 'faultline_fault_expiry_timestamp_seconds', help: 'When each active fault must be gone, as a Unix time in seconds.', labelNames: ['drill', 'kind', 'target'] as const, registers: [registry] });
   }
 
   start() {
@@ -84,7 +87,7 @@ export class FaultAgent {
     const now = Date.now();
     const fault: AgentFault = { drill: request.drill, kind: request.kind, edge: request.target, durationMs: request.durationMs, jitterMs: 0, id: `flt-${randomBytes(4).toString('hex')}`, toxics: [], injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
     this.faults.set(fault.id, fault);
-    this.active.set(this.labels(fault), 1);
+    this.setActive(fault);
     this.persist();
     return fault;
   }
@@ -101,7 +104,7 @@ export class FaultAgent {
     this.faults.set(id, fault);
     this.persist();
     for (const toxic of toxics) await this.toxiproxy.addToxic(request.edge, toxic);
-    this.active.set(this.labels(fault), 1);
+    this.setActive(fault);
     const wait = request.kind === 'latency' ? request.latencyMs! * 2 + 1000 : 500;
     fault.evidence.injected = await probeEdge(this.proxyPort(request.edge), protocolOf(request.edge), wait);
     return fault;
@@ -115,6 +118,7 @@ export class FaultAgent {
     fault.recoveredAt = new Date().toISOString();
     fault.removedBy = by;
     this.active.remove(this.labels(fault));
+    this.expiry.remove(this.labels(fault));
     this.persist();
     if (fault.toxics.length) fault.evidence.recovered = await probeEdge(this.proxyPort(fault.edge as EdgeName), protocolOf(fault.edge as EdgeName), 2000);
     return fault;
@@ -125,6 +129,11 @@ export class FaultAgent {
     for (const fault of this.faults.values()) {
       if (!fault.recoveredAt && Date.parse(fault.expiresAt) <= now) await this.remove(fault.id, 'deadline');
     }
+  }
+
+  private setActive(fault: AgentFault) {
+    this.active.set(this.labels(fault), 1);
+    this.expiry.set(this.labels(fault), Date.parse(fault.expiresAt) / 1000);
   }
 
   private labels(fault: AgentFault) {

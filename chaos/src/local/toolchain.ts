@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { crdSchemas, kubernetesSchemas, objectMetaSchema, strictSchemaFolder, type JsonSchema } from './k8s-schemas.ts';
 
 /** The project root: tools live in its git-ignored `.tools/` folder. */
 export const projectRoot = resolve(import.meta.dirname, '../../..');
@@ -17,6 +20,17 @@ export const pins = {
   // Jaeger v2.13.0 is published to the Go proxy under its twin tag v1.76.0; its go.mod has a replace, so it is built from the module.
   jaeger: { module: 'github.com/jaegertracing/jaeger', version: 'v1.76.0', release: 'v2.13.0' },
   kafka: { version: '3.9.2', scala: '2.13' },
+  // Chart tooling. Built with Helm's own release ldflags, so it reports its version and assumes Kubernetes 1.36 without --kube-version.
+  helm: { module: 'helm.sh/helm/v3', version: 'v3.21.4', kubeVersion: '1.36' },
+  kubeconform: { module: 'github.com/yannh/kubeconform', version: 'v0.7.0' },
+  // The schemas kubeconform checks against: generated from the OpenAPI spec of this Kubernetes release (the same module a control plane builds from).
+  kubernetesSchemas: { module: 'k8s.io/kubernetes', version: 'v1.36.3' },
+  // The two prometheus-operator CRDs the chart renders when kube-prometheus-stack is installed.
+  prometheusOperator: {
+    module: 'github.com/prometheus-operator/prometheus-operator',
+    version: 'v0.94.1',
+    crds: ['example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml', 'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml'],
+  },
 } as const;
 
 export const toolPaths = {
@@ -28,7 +42,20 @@ export const toolPaths = {
   jaeger: join(toolsDir, 'bin', 'jaeger'),
   kafkaLib: join(toolsDir, `kafka-${pins.kafka.version}`, 'lib'),
   java: 'java',
+  helm: join(toolsDir, 'bin', 'helm'),
+  kubeconform: join(toolsDir, 'bin', 'kubeconform'),
+  /** kubeconform's `-schema-location`; the strict schemas sit in its `v<version>-standalone-strict/` layout below. */
+  kubeSchemas: join(toolsDir, 'k8s-schemas'),
 };
+
+/** The Kubernetes version to hand kubeconform (`-kubernetes-version`), matching the schema folder. */
+export const kubeSchemaVersion = pins.kubernetesSchemas.version.slice(1);
+
+/** Helm keeps its config, cache and data under `.tools/`, never in the user's home. */
+export function helmEnv(): NodeJS.ProcessEnv {
+  const home = join(toolsDir, 'helm-home');
+  return { HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') };
+}
 
 /** Not needed to run the stack: only to check that drill reports render. */
 export const chromiumPath = '/usr/bin/chromium';
@@ -41,7 +68,7 @@ type Log = (line: string) => void;
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`, stdout: r.stdout ?? '' };
 }
 
 function tail(text: string, lines = 12) {
@@ -108,21 +135,115 @@ function goEnv() {
   return { GOPROXY: process.env.GOPROXY?.includes('proxy') ? process.env.GOPROXY.replace(/,direct$/, '') : 'https://proxy.golang.org', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
 }
 
-function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '') {
+interface GoInstallOptions {
+  /** Checks the freshly built binary before it is moved into place; throws SetupError if it is not what was pinned. */
+  verify?: (bin: string) => void;
+  /** Added to the stamp when the build depends on more than the module version (ldflags that change behaviour). */
+  stampSuffix?: string;
+}
+
+function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '', opts: GoInstallOptions = {}) {
   const dir = join(toolsDir, name);
-  const stamp = `${pkg}@${version}`;
+  const stamp = `${pkg}@${version}${opts.stampSuffix ?? ''}`;
   if (stampOf(dir) === stamp && existsSync(join(dir, binName))) {
     log(`✓ ${name} ${version} (go)`);
   } else {
     log(`… building ${name} ${version} with go install (a minute or two the first time)`);
+    const started = Date.now();
     installAtomically(dir, stamp, (tmp) => {
       const args = ['install', '-trimpath', ...(ldflags ? ['-ldflags', ldflags] : []), `${pkg}@${version}`];
       const r = run('go', args, { env: { ...goEnv(), GOBIN: tmp } });
       if (!r.ok) throw new SetupError(`go install ${pkg}@${version} failed (Go module proxy):\n${tail(r.out)}`);
+      opts.verify?.(join(tmp, binName));
     });
-    log(`✓ ${name} ${version} (go, built)`);
+    log(`✓ ${name} ${version} (go, built in ${seconds(started)})`);
   }
   linkBin(join(dir, binName), name === 'toxiproxy' ? 'toxiproxy-server' : name);
+}
+
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+function ensureHelm(log: Log) {
+  const { module, version, kubeVersion } = pins.helm;
+  const [major, minor] = kubeVersion.split('.');
+  const ldflags = `-X ${module}/internal/version.version=${version} -X ${module}/pkg/chartutil.k8sVersionMajor=${major} -X ${module}/pkg/chartutil.k8sVersionMinor=${minor}`;
+  ensureGoInstall(log, 'helm', `${module}/cmd/helm`, version, 'helm', ldflags, { stampSuffix: ` kube ${kubeVersion}`, verify: (bin) => verifyHelm(bin, version, kubeVersion) });
+}
+
+/** The ldflags are strings Helm could silently ignore if a package moved: check that the binary reports both. */
+function verifyHelm(bin: string, version: string, kubeVersion: string) {
+  const v = run(bin, ['version', '--template', '{{.Version}}'], { env: helmEnv() });
+  if (!v.ok || v.stdout.trim() !== version) throw new SetupError(`the helm just built reports ${JSON.stringify(v.out.trim())}, not ${version}`);
+  const chart = mkdtempSync(join(toolsDir, '.tmp-helm-probe-'));
+  try {
+    writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: probe\nversion: 0.1.0\n');
+    mkdirSync(join(chart, 'templates'));
+    writeFileSync(join(chart, 'templates', 'kube.yaml'), '# kube {{ .Capabilities.KubeVersion.Version }}\n');
+    const r = run(bin, ['template', 'probe', chart], { env: helmEnv() });
+    const seen = /# kube (v\S+)/.exec(r.stdout)?.[1];
+    if (!r.ok || !seen?.startsWith(`v${kubeVersion}.`)) throw new SetupError(`helm template assumes Kubernetes ${seen ?? '?'}, not ${kubeVersion}:\n${tail(r.out)}`);
+  } finally {
+    rmSync(chart, { recursive: true, force: true });
+  }
+}
+
+/** `go mod download` of one pinned module: its source folder in the module cache (read-only) and zip size. */
+function goModDownload(module: string, version: string) {
+  const started = Date.now();
+  const r = run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv(), cwd: toolsDir });
+  if (!r.ok) throw new SetupError(`go mod download ${module}@${version} failed (Go module proxy):\n${tail(r.out)}`);
+  const info = JSON.parse(r.stdout) as { Dir: string; Zip: string };
+  return { dir: info.Dir, zipBytes: statSync(info.Zip).size, took: seconds(started) };
+}
+
+/**
+ * Strict JSON schemas for every Kubernetes 1.36 kind and the prometheus-operator CRDs, generated from the pinned modules
+ * into kubeconform's layout. The stamp includes a hash of the generator, so a change to it regenerates them.
+ */
+function ensureKubeSchemas(log: Log) {
+  const k8s = pins.kubernetesSchemas;
+  const po = pins.prometheusOperator;
+  const dir = toolPaths.kubeSchemas;
+  const folder = strictSchemaFolder(kubeSchemaVersion);
+  const generator = createHash('sha256').update(readFileSync(join(import.meta.dirname, 'k8s-schemas.ts'))).digest('hex').slice(0, 12);
+  const stamp = `${k8s.module}@${k8s.version} ${po.module}@${po.version} generator ${generator}`;
+  const label = `kubernetes ${kubeSchemaVersion} + prometheus-operator ${po.version} schemas`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, folder, 'deployment-apps-v1.json'))) {
+    log(`✓ ${label} (generated)`);
+    return;
+  }
+  log(`… generating ${label} from the Go modules`);
+  const started = Date.now();
+  installAtomically(dir, stamp, (tmp) => {
+    const kube = goModDownload(k8s.module, k8s.version);
+    log(`  ${k8s.module}@${k8s.version}: ${(kube.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${kube.took}`);
+    const swagger = JSON.parse(readFileSync(join(kube.dir, 'api', 'openapi-spec', 'swagger.json'), 'utf8')) as { definitions?: Record<string, unknown> };
+    const files = kubernetesSchemas(swagger);
+    const operator = goModDownload(po.module, po.version);
+    log(`  ${po.module}@${po.version}: ${(operator.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${operator.took}`);
+    const meta = objectMetaSchema(swagger);
+    for (const crd of po.crds) {
+      for (const doc of parseAllDocuments(readFileSync(join(operator.dir, crd), 'utf8'))) {
+        for (const [name, schema] of crdSchemas(doc.toJS(), meta)) files.set(name, schema);
+      }
+    }
+    mkdirSync(join(tmp, folder));
+    for (const [name, schema] of files) writeFileSync(join(tmp, folder, name), JSON.stringify(schema));
+    writeFileSync(join(tmp, 'sources.json'), JSON.stringify({ kubernetes: `${k8s.module}@${k8s.version}`, crds: po.crds.map((c) => `${po.module}@${po.version}/${c}`), kinds: [...files.keys()].sort() }, null, 2));
+    verifySchemas(tmp);
+  });
+  log(`✓ ${label} (generated in ${seconds(started)})`);
+}
+
+/** The schemas must reject, not just accept: a misspelled field and a wrong type each fail, a good Deployment passes. */
+function verifySchemas(root: string) {
+  const deployment = (spec: JsonSchema) => JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } }, ...spec } });
+  const check = (doc: string) => spawnSync(toolPaths.kubeconform, ['-strict', '-kubernetes-version', kubeSchemaVersion, '-schema-location', root, '-'], { input: doc, encoding: 'utf8' });
+  const good = check(deployment({ replicas: 2 }));
+  if (good.status !== 0) throw new SetupError(`the generated schemas reject a valid Deployment:\n${tail(`${good.stdout}${good.stderr}`)}`);
+  for (const bad of [deployment({ replicass: 2 }), deployment({ replicas: 'two' })]) {
+    if (check(bad).status === 0) throw new SetupError(`the generated schemas accept an invalid Deployment: ${bad}`);
+  }
 }
 
 function ensureJaeger(log: Log) {
@@ -187,4 +308,13 @@ export function installToolchain(log: Log = console.log) {
   ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6');
   ensureKafka(log);
   ensureJaeger(log);
+  installChartTooling(log);
+}
+
+/** What `npm run charts:check` needs: helm, kubeconform and the strict schemas (Go only; no apt, Java or Maven). */
+export function installChartTooling(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  ensureHelm(log);
+  ensureGoInstall(log, 'kubeconform', `${pins.kubeconform.module}/cmd/kubeconform`, pins.kubeconform.version, 'kubeconform', `-X main.version=${pins.kubeconform.version}`);
+  ensureKubeSchemas(log);
 }

@@ -1,0 +1,108 @@
+// The charts as CI sees them: helm lint and template per values scenario, strict offline validation of every rendered
+// object against the Kubernetes 1.36 and prometheus-operator schemas, promtool on the alert rules; and proof that the
+// validator rejects what it must, so a green run cannot come from a validator that passes everything.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { findCharts, helmLint, helmTemplate, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../chaos/src/charts/check.ts';
+import { splitManifests } from '../../chaos/src/charts/manifests.ts';
+import { sumRequests, workloadRequests } from '../../chaos/src/charts/resources.ts';
+import { projectRoot, toolPaths } from '../../chaos/src/local/toolchain.ts';
+
+const chartsRoot = join(projectRoot, 'charts');
+const charts = findCharts(chartsRoot);
+const ruleDirs = existsSync(chartsRoot) ? readdirSync(chartsRoot).map((d) => join(chartsRoot, d)) : [];
+
+beforeAll(() => {
+  for (const tool of [toolPaths.helm, toolPaths.kubeconform, toolPaths.promtool, toolPaths.kubeSchemas]) {
+    expect(existsSync(tool), `${tool} is missing: run \`npm run setup\``).toBe(true);
+  }
+});
+
+it('there is a chart to check', () => {
+  expect(charts.map((c) => c.slice(chartsRoot.length + 1))).toContain('faultline');
+});
+
+describe.each(charts.map((c) => [c.slice(projectRoot.length + 1), c]))('%s', (_, chart) => {
+  describe.each(scenarios(chart).map((s) => [s.name, s]))('values: %s', (_, scenario) => {
+    it('passes helm lint --strict', () => {
+      const lint = helmLint(chart, scenario);
+      expect(lint.ok, lint.output).toBe(true);
+    });
+
+    it('renders objects that are all valid against the strict schemas, and requests CPU and memory', () => {
+      const render = helmTemplate(chart, scenario);
+      expect(render.ok, render.output).toBe(true);
+      const manifests = splitManifests(render.output);
+      expect(manifests.length).toBeGreaterThan(0);
+      const report = validateManifests(render.output, manifests);
+      expect(report.failures).toEqual([]);
+      expect(report.valid).toBe(manifests.length);
+      const steady = sumRequests(workloadRequests(manifests), 'steady');
+      expect(steady.memory).toBeGreaterThan(0);
+      expect(steady.cpu).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe.each(ruleDirs.filter((d) => ruleFiles(d).rules.length > 0).map((d) => [d.slice(projectRoot.length + 1), d]))('alert rules of %s', (_, dir) => {
+  it('pass promtool check rules', () => {
+    const r = promtoolCheckRules(ruleFiles(dir).rules);
+    expect(r.ok, r.output).toBe(true);
+  });
+  it('have promtool unit tests, and they pass', () => {
+    const { tests } = ruleFiles(dir);
+    expect(tests.length).toBeGreaterThan(0);
+    for (const t of tests) {
+      const r = promtoolTestRules(t);
+      expect(r.ok, r.output).toBe(true);
+    }
+  });
+});
+
+describe('the validator', () => {
+  const deployment = (spec: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: probe
+spec:
+  selector:
+    matchLabels: {app: probe}
+  template:
+    metadata:
+      labels: {app: probe}
+    spec:
+      containers:
+        - name: app
+          image: probe:1
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+${spec}
+`;
+  const problems = (yaml: string) => validateManifests(yaml).failures.flatMap((f) => f.problems);
+
+  it('accepts a valid Deployment', () => {
+    expect(validateManifests(deployment('  replicas: 2'))).toEqual({ valid: 1, failures: [] });
+  });
+  it('rejects a misspelled field (spec.replicass)', () => {
+    expect(problems(deployment('  replicass: 2'))).toEqual([expect.stringMatching(/^\/spec: additional properties 'replicass' not allowed/)]);
+  });
+  it('rejects a wrong type (replicas: "two", containerPort: "http")', () => {
+    expect(problems(deployment('  replicas: two'))).toEqual([expect.stringMatching(/^\/spec\/replicas: got string, want (null or )?integer/)]);
+    const port = deployment('').replace('          image: probe:1', '          image: probe:1\n          ports: [{containerPort: http}]');
+    expect(problems(port)).toEqual([expect.stringMatching(/containerPort: got string, want integer/)]);
+  });
+  it('rejects an unknown kind instead of skipping it', () => {
+    expect(problems('apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n')).toEqual([expect.stringMatching(/could not find schema for Widget/)]);
+  });
+  it('rejects a misspelled field in a ServiceMonitor, and in a PrometheusRule', () => {
+    const sm = 'apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: s}\nspec:\n  selector: {matchLabels: {app: x}}\n  endpoints: [{port: http, intervall: 15s}]\n';
+    expect(problems(sm)).toEqual([expect.stringMatching(/^\/spec\/endpoints\/0: additional properties 'intervall' not allowed/)]);
+    const rule = 'apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\nspec:\n  groups: [{name: g, rules: [{alert: A, expr: up == 0, for: 5m, label: {severity: page}}]}]\n';
+    expect(problems(rule)).toEqual([expect.stringMatching(/additional properties 'label' not allowed/)]);
+  });
+  it('rejects a misspelled metadata field and a duplicate key', () => {
+    expect(problems('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, lables: {a: b}}\n')).toEqual([expect.stringMatching(/^\/metadata: additional properties 'lables' not allowed/)]);
+    expect(() => splitManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "1", a: "2"}\n')).toThrow(/unique/);
+  });
+});
