@@ -18,6 +18,12 @@ describe('service configuration', () => {
     expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(/PORT="eighty".*\n.*REDIS_URL="http:\/\/x"/);
   });
+  it('setup refuses an unknown option with exit 2 before installing anything', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/setup.ts'), '--with-kid'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown option --with-kid');
+    expect(r.stdout).not.toContain('✓');
+  });
   it('stops a service at start-up with exit 2 on a malformed setting', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'services/catalog/src/main.ts')], { encoding: 'utf8', env: { PATH: process.env.PATH, PORT: '99999', REDIS_URL: 'redis://127.0.0.1:1' } });
     expect(r.status).toBe(2);

@@ -23,6 +23,8 @@ export const pins = {
   // Chart tooling. Built with Helm's own release ldflags, so it reports its version and assumes Kubernetes 1.36 without --kube-version.
   helm: { module: 'helm.sh/helm/v3', version: 'v3.21.4', kubeVersion: '1.36' },
   kubeconform: { module: 'github.com/yannh/kubeconform', version: 'v0.7.0' },
+  // Only for scripts/kind/up.sh (`setup --with-kind`); its default node image is Kubernetes 1.37.0.
+  kind: { module: 'sigs.k8s.io/kind', version: 'v0.33.0' },
   // The schemas kubeconform checks against: generated from the OpenAPI spec of this Kubernetes release (the same module a control plane builds from).
   kubernetesSchemas: { module: 'k8s.io/kubernetes', version: 'v1.36.3' },
   // The two prometheus-operator CRDs the chart renders when kube-prometheus-stack is installed.
@@ -309,6 +311,12 @@ export function installToolchain(log: Log = console.log) {
   ensureKafka(log);
   ensureJaeger(log);
   installChartTooling(log);
+}
+
+/** kind, for users with Docker who run the Kubernetes runtime: not needed by the tests, so only on request. */
+export function installKind(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  ensureGoInstall(log, 'kind', pins.kind.module, pins.kind.version, 'kind');
 }
 
 /** What `npm run charts:check` needs: helm, kubeconform and the strict schemas (Go only; no apt, Java or Maven). */
