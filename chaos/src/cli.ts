@@ -7,6 +7,7 @@ import { runtimeOptions } from './options.ts';
 import { loadDrillFile } from './drill/load.ts';
 import { drillJsonSchemaText } from './drill/json-schema.ts';
 import { runDrillCommand, cleanupCommand } from './drill/command.ts';
+import { describePlan } from './drill/plan.ts';
 
 const program = new Command('faultline')
   .description('An observability-first chaos testbed: the order shop, failure drills and their verdicts.')
@@ -70,11 +71,21 @@ drill
   .command('run')
   .description('run a drill against the stack and judge it: exit 0 on pass, 1 on fail, 2 on bad input')
   .argument('<file>', 'the drill file (YAML)')
-  .addOption(new Option('--platform <platform>', 'where the shop runs').choices(['local']).default('local'))
+  .addOption(new Option('--platform <platform>', 'where the shop runs; kubernetes needs --dry-run for now').choices(['local', 'kubernetes']).default('local'))
+  .option('--namespace <namespace>', 'kubernetes: the namespace of the release (default: env FAULTLINE_NAMESPACE, else faultline)')
+  .option('--release <name>', 'kubernetes: the Helm release (default: env FAULTLINE_RELEASE, else faultline)')
   .option('--report-dir <dir>', 'where DIR/<drill>/ gets journal.json, junit.xml, summary.md and report.html (default: <state-dir>/reports)')
   .option('--dry-run', 'print the plan and touch nothing')
-  .action(async (file: string, flags: { reportDir?: string; dryRun?: boolean }) => {
-    process.exit(await runDrillCommand(file, opts(), flags));
+  .action(async (file: string, flags: { platform: 'local' | 'kubernetes'; namespace?: string; release?: string; reportDir?: string; dryRun?: boolean }) => {
+    if (flags.platform === 'local') {
+      if (flags.namespace !== undefined || flags.release !== undefined) throw new UsageError('--namespace and --release go with --platform kubernetes');
+      process.exit(await runDrillCommand(file, opts(), flags));
+    }
+    if (!flags.dryRun) throw new UsageError('drill run --platform kubernetes does not drive a cluster yet: drills run on the local runtime; --dry-run prints the objects each fault would create');
+    const { kubernetesDryRun } = await import('./kubernetes/command.ts');
+    const drillFile = loadDrillFile(file);
+    for (const line of [...describePlan(drillFile), ...kubernetesDryRun(drillFile, flags)]) console.log(line);
+    console.log('nothing was touched (dry run)');
   });
 drill
   .command('schema')

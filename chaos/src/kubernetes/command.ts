@@ -1,6 +1,9 @@
-// `faultline cleanup --platform kubernetes`: the manual counterpart of the controller's sweep, for when no controller runs.
+// The CLI's Kubernetes commands: `cleanup --platform kubernetes`, the manual counterpart of the controller's sweep,
+// and `drill run --platform kubernetes --dry-run`.
+import type { Drill } from '../drill/schema.ts';
 import { UsageError } from '../local/runtime.ts';
 import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
+import { describeKubernetesPlan } from './dry-run.ts';
 import { kubernetesPlatform } from './driver.ts';
 
 export interface KubernetesCleanupOptions {
@@ -10,13 +13,24 @@ export interface KubernetesCleanupOptions {
   all: boolean;
 }
 
-/** Flags over environment (FAULTLINE_NAMESPACE, FAULTLINE_ALLOWED_NAMESPACES) over the chart's default namespace. */
-export function kubernetesCleanupOptions(flags: { namespace?: string; kubeconfig?: string; all?: boolean }, env: NodeJS.ProcessEnv = process.env): KubernetesCleanupOptions {
+/** Where chaos may act: flags over environment (FAULTLINE_NAMESPACE, FAULTLINE_ALLOWED_NAMESPACES) over the chart's default namespace. */
+export function kubernetesScope(flags: { namespace?: string }, env: NodeJS.ProcessEnv = process.env) {
   const namespace = flags.namespace ?? (env.FAULTLINE_NAMESPACE || 'faultline');
   if (!dnsLabel.test(namespace)) throw new UsageError(`--namespace ${JSON.stringify(namespace)}: ${dnsLabelMessage}`);
   const allowed = env.FAULTLINE_ALLOWED_NAMESPACES ? namespaceList.safeParse(env.FAULTLINE_ALLOWED_NAMESPACES) : undefined;
   if (allowed && !allowed.success) throw new UsageError(`FAULTLINE_ALLOWED_NAMESPACES=${JSON.stringify(env.FAULTLINE_ALLOWED_NAMESPACES)}: ${allowed.error.issues[0]!.message}`);
-  return { namespace, allowedNamespaces: allowed?.data ?? [namespace], ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}), all: Boolean(flags.all) };
+  return { namespace, allowedNamespaces: allowed?.data ?? [namespace] };
+}
+
+export function kubernetesCleanupOptions(flags: { namespace?: string; kubeconfig?: string; all?: boolean }, env: NodeJS.ProcessEnv = process.env): KubernetesCleanupOptions {
+  return { ...kubernetesScope(flags, env), ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}), all: Boolean(flags.all) };
+}
+
+/** The objects a drill's faults would create in the cluster; nothing is touched, and no cluster is needed. */
+export function kubernetesDryRun(drill: Drill, flags: { namespace?: string; release?: string }, env: NodeJS.ProcessEnv = process.env): string[] {
+  const release = flags.release ?? (env.FAULTLINE_RELEASE || 'faultline');
+  if (!dnsLabel.test(release)) throw new UsageError(`--release ${JSON.stringify(release)}: ${dnsLabelMessage}`);
+  return describeKubernetesPlan(drill, { ...kubernetesScope(flags, env), release });
 }
 
 export async function kubernetesCleanupCommand(opts: KubernetesCleanupOptions, env: NodeJS.ProcessEnv = process.env) {

@@ -6,14 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1ConfigMap, type V1Job, type V1NetworkPolicy } from '@kubernetes/client-node';
-import { loadScriptsDir } from '../drill/k6.ts';
 import type { Inventory, PlannedFault } from '../drill/plan.ts';
 import { UsageError } from '../local/runtime.ts';
 import { describeApiError, isNotFound } from './api-errors.ts';
 import { grafanaAnnotations, type GrafanaOptions } from './grafana.ts';
 import { assertNamespaceAllowed } from './guardrails.ts';
 import { faultSelector, groupFaults, managedSelector, releasePodSelector, type FaultIdentity, type FaultObject, type FaultObjectKind, type LiveFault } from './labels.ts';
-import { defaultGatewayUrl, defaultK6Image, faultIdentity, floodObjects, inventoryFromPods, jobFinished, markerConfigMap, partitionPolicies, podKillOptions } from './objects.ts';
+import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, inventoryFromPods, jobFinished, podKillOptions, type FaultBody } from './objects.ts';
 
 export interface KubeConfigSource {
   /** A kubeconfig file; without it, in-cluster when inCluster, else KUBECONFIG or ~/.kube/config. */
@@ -77,8 +76,6 @@ async function deleted(call: () => Promise<unknown>): Promise<boolean> {
     throw err;
   }
 }
-
-type FaultBody = { kind: 'NetworkPolicy'; body: V1NetworkPolicy } | { kind: 'Job'; body: V1Job } | { kind: 'ConfigMap'; body: V1ConfigMap };
 
 export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
   assertNamespaceAllowed(opts.namespace, opts.allowedNamespaces);
@@ -154,25 +151,8 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
     }
   };
 
-  const bodiesFor = (planned: PlannedFault, fault: FaultIdentity): FaultBody[] => {
-    switch (planned.kind) {
-      case 'pod-kill':
-        return [{ kind: 'ConfigMap', body: markerConfigMap(fault, namespace) }];
-      case 'flood': {
-        const scriptText = readFileSync(join(loadScriptsDir, planned.fault.script), 'utf8');
-        const { configMap, job } = floodObjects({ fault, load: planned.fault, scriptText, namespace, image: opts.k6Image ?? defaultK6Image, gatewayUrl: opts.gatewayUrl ?? defaultGatewayUrl(release, namespace), apiKeySecret: opts.apiKeySecret ?? `${release}-api-keys` });
-        return [
-          { kind: 'ConfigMap', body: configMap },
-          { kind: 'Job', body: job },
-        ];
-      }
-      default: {
-        // A partition (faultIdentity has refused latency). Edges are <client>-<server>, and no component's name has a dash.
-        const [selector, target] = planned.edge.split('-') as [string, string];
-        return partitionPolicies({ selector, target, direction: planned.direction, namespace, release, fault }).map((body) => ({ kind: 'NetworkPolicy', body }));
-      }
-    }
-  };
+  const bodiesFor = (planned: PlannedFault, fault: FaultIdentity) =>
+    faultObjects(planned, fault, { namespace, release, k6Image: opts.k6Image ?? defaultK6Image, gatewayUrl: opts.gatewayUrl ?? defaultGatewayUrl(release, namespace), apiKeySecret: opts.apiKeySecret ?? `${release}-api-keys` });
 
   return {
     name: 'kubernetes' as const,

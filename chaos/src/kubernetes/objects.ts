@@ -1,6 +1,8 @@
 // Pure builders: what the Kubernetes driver creates or deletes for each fault. Nothing here talks to a cluster.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1ConfigMap, V1Job, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
-import { scenarioOf } from '../drill/k6.ts';
+import { loadScriptsDir, scenarioOf } from '../drill/k6.ts';
 import { chooseReplicas, localEdges, type Inventory, type PlannedFault } from '../drill/plan.ts';
 import type { Fault } from '../drill/schema.ts';
 import { UsageError } from '../local/runtime.ts';
@@ -205,3 +207,34 @@ export function floodObjects(spec: FloodSpec): { configMap: V1ConfigMap; job: V1
 
 /** Whether a Job has run to its end, successfully or not. */
 export const jobFinished = (job: V1Job) => Boolean(job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'));
+
+export type FaultBody = { kind: 'NetworkPolicy'; body: V1NetworkPolicy } | { kind: 'Job'; body: V1Job } | { kind: 'ConfigMap'; body: V1ConfigMap };
+
+export interface FaultContext {
+  namespace: string;
+  release: string;
+  k6Image: string;
+  gatewayUrl: string;
+  apiKeySecret: string;
+}
+
+/** Every object one planned fault creates: a pod kill's marker, a partition's policies, or a flood's script and Job. */
+export function faultObjects(planned: PlannedFault, fault: FaultIdentity, ctx: FaultContext): FaultBody[] {
+  switch (planned.kind) {
+    case 'pod-kill':
+      return [{ kind: 'ConfigMap', body: markerConfigMap(fault, ctx.namespace) }];
+    case 'flood': {
+      const scriptText = readFileSync(join(loadScriptsDir, planned.fault.script), 'utf8');
+      const { configMap, job } = floodObjects({ fault, load: planned.fault, scriptText, namespace: ctx.namespace, image: ctx.k6Image, gatewayUrl: ctx.gatewayUrl, apiKeySecret: ctx.apiKeySecret });
+      return [
+        { kind: 'ConfigMap', body: configMap },
+        { kind: 'Job', body: job },
+      ];
+    }
+    default: {
+      // A partition (faultIdentity has refused latency). Edges are <client>-<server>, and no component's name has a dash.
+      const [selector, target] = planned.edge.split('-') as [string, string];
+      return partitionPolicies({ selector, target, direction: planned.direction, namespace: ctx.namespace, release: ctx.release, fault }).map((body) => ({ kind: 'NetworkPolicy', body }));
+    }
+  }
+}

@@ -1,0 +1,49 @@
+// `faultline drill run --platform kubernetes --dry-run`: what each fault would do to the cluster, as the objects the
+// driver would create, printed as YAML. It needs no cluster, so it also checks a drill for Kubernetes in CI.
+import { stringify } from 'yaml';
+import { localEdges, planFault } from '../drill/plan.ts';
+import type { Drill } from '../drill/schema.ts';
+import { assertNamespaceAllowed, assertSupported, faultsOf } from './guardrails.ts';
+import { shopPodSelector, type FaultIdentity } from './labels.ts';
+import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, markerConfigMap, podKillOptions, type FaultBody } from './objects.ts';
+
+export interface KubernetesPlanOptions {
+  namespace: string;
+  release: string;
+  allowedNamespaces: string[];
+}
+
+/** Refuses (exit 2) what the Kubernetes runtime would refuse, then lists each fault's objects. */
+export function describeKubernetesPlan(drill: Drill, opts: KubernetesPlanOptions, now = Date.now()): string[] {
+  assertNamespaceAllowed(opts.namespace, opts.allowedNamespaces);
+  const faults = faultsOf([...drill.method, ...drill.rollbacks]);
+  faults.forEach(assertSupported);
+  const ctx = { ...opts, k6Image: defaultK6Image, gatewayUrl: defaultGatewayUrl(opts.release, opts.namespace), apiKeySecret: `${opts.release}-api-keys` };
+  const lines = [`kubernetes: namespace ${opts.namespace}, release ${opts.release}; ${faults.length} fault(s), each object labelled with its drill and fault and annotated with its expiry`];
+  faults.forEach((fault, i) => {
+    const id = `dry-run-${i + 1}`;
+    if (fault.kind === 'pod-kill') {
+      // Which pods depends on the cluster at run time; the selector and mode do not.
+      const identity: FaultIdentity = { id, drill: drill.name, kind: 'pod-kill', target: fault.selector.service, expiresAt: now + 60_000 };
+      lines.push(`# ${id}: pod-kill, mode ${fault.mode}${fault.value ? ` ${fault.value}` : ''}: delete ready pods matching ${shopPodSelector(opts.release, fault.selector.service)} with gracePeriodSeconds ${podKillOptions.gracePeriodSeconds}; their ReplicaSet replaces them`);
+      lines.push(...asYaml([{ kind: 'ConfigMap', body: markerConfigMap(identity, opts.namespace) }]));
+      return;
+    }
+    const planned = planFault(fault, { replicas: {}, edges: localEdges });
+    lines.push(`# ${id}: ${fault.kind} ${fault.kind === 'flood' ? fault.script : `${fault.selector.service} -> ${fault.target.service} (${fault.direction})`}`);
+    lines.push(...asYaml(faultObjects(planned, faultIdentity(planned, drill.name, id, now), ctx)));
+  });
+  return lines;
+}
+
+/** Objects as a YAML stream; a flood's script is summarised, since it is chaos/load's file verbatim. */
+function asYaml(objects: FaultBody[]): string[] {
+  return objects.map((o) => {
+    const body = structuredClone(o.body);
+    if (o.kind === 'ConfigMap') {
+      const data = (body as typeof o.body).data ?? {};
+      for (const [key, text] of Object.entries(data)) if (key.endsWith('.js')) data[key] = `<chaos/load/${key}, ${text.length} characters>`;
+    }
+    return `---\n${stringify(body, { aliasDuplicateObjects: false }).trimEnd()}`;
+  });
+}
