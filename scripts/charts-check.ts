@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { findCharts, helmLint, helmTemplate, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, shortPath, validateManifests } from '../chaos/src/charts/check.ts';
 import { splitManifests } from '../chaos/src/charts/manifests.ts';
 import { requestsTable, workloadRequests } from '../chaos/src/charts/resources.ts';
-import { kubeSchemaVersion, projectRoot, toolPaths } from '../chaos/src/local/toolchain.ts';
+import { kubeSchemaVersion, projectRoot, chartToolPaths } from '../chaos/src/local/toolchain.ts';
 
 const started = Date.now();
 const failures: string[] = [];
@@ -15,7 +15,7 @@ const fail = (what: string, detail: string) => {
 };
 const indent = (text: string, n: number) => text.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
 
-for (const tool of [toolPaths.helm, toolPaths.kubeconform, toolPaths.promtool, toolPaths.kubeSchemas]) {
+for (const tool of [chartToolPaths.helm, chartToolPaths.kubeconform, chartToolPaths.promtool, chartToolPaths.kubeSchemas]) {
   if (!existsSync(tool)) {
     console.error(`charts:check: ${tool} is missing; run \`npm run setup\` first`);
     process.exit(1);

@@ -7,14 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { findCharts, helmLint, helmTemplate, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../chaos/src/charts/check.ts';
 import { splitManifests } from '../../chaos/src/charts/manifests.ts';
 import { sumRequests, workloadRequests } from '../../chaos/src/charts/resources.ts';
-import { projectRoot, toolPaths } from '../../chaos/src/local/toolchain.ts';
+import { projectRoot, chartToolPaths } from '../../chaos/src/local/toolchain.ts';
 
 const chartsRoot = join(projectRoot, 'charts');
 const charts = findCharts(chartsRoot);
 const ruleDirs = existsSync(chartsRoot) ? readdirSync(chartsRoot).map((d) => join(chartsRoot, d)) : [];
 
 beforeAll(() => {
-  for (const tool of [toolPaths.helm, toolPaths.kubeconform, toolPaths.promtool, toolPaths.kubeSchemas]) {
+  for (const tool of [chartToolPaths.helm, chartToolPaths.kubeconform, chartToolPaths.promtool, chartToolPaths.kubeSchemas]) {
     expect(existsSync(tool), `${tool} is missing: run \`npm run setup\``).toBe(true);
   }
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { chaosRoleRules, sortRules, type PolicyRule } from '../../chaos/src/kubernetes/rbac.ts';
-import { helmEnv, projectRoot, toolPaths } from '../../chaos/src/local/toolchain.ts';
+import { helmEnv, projectRoot, chartToolPaths } from '../../chaos/src/local/toolchain.ts';
 
 const chart = join(projectRoot, 'charts/faultline');
 const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'))];
@@ -15,7 +15,7 @@ const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.
 type Manifest = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
 
 function helmTemplate(args: string[]) {
-  const r = spawnSync(toolPaths.helm, ['template', 'faultline', chart, '--namespace', 'faultline', ...args], { encoding: 'utf8', env: { ...process.env, ...helmEnv() } });
+  const r = spawnSync(chartToolPaths.helm, ['template', 'faultline', chart, '--namespace', 'faultline', ...args], { encoding: 'utf8', env: { ...process.env, ...helmEnv() } });
   return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr };
 }
 

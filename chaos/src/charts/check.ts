@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { helmEnv, kubeSchemaVersion, projectRoot, toolPaths } from '../local/toolchain.ts';
+import { helmEnv, kubeSchemaVersion, projectRoot, chartToolPaths } from '../local/toolchain.ts';
 import { manifestId, splitManifests, type Manifest } from './manifests.ts';
 
 /**
@@ -51,13 +51,13 @@ export function scenarios(chart: string): Scenario[] {
 const valuesArgs = (s: Scenario) => (s.valuesFile ? ['--values', s.valuesFile] : []);
 
 export function helmLint(chart: string, s: Scenario): StepResult {
-  const r = run(toolPaths.helm, ['lint', chart, '--strict', '--namespace', releaseNamespace, ...valuesArgs(s)], { env: helmEnv() });
+  const r = run(chartToolPaths.helm, ['lint', chart, '--strict', '--namespace', releaseNamespace, ...valuesArgs(s)], { env: helmEnv() });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
 /** helm template with hooks and test hooks (`templates/tests`) and CRDs, as an install would apply them. */
 export function helmTemplate(chart: string, s: Scenario): StepResult {
-  const r = run(toolPaths.helm, ['template', releaseName, chart, '--namespace', releaseNamespace, '--include-crds', ...valuesArgs(s)], { env: helmEnv() });
+  const r = run(chartToolPaths.helm, ['template', releaseName, chart, '--namespace', releaseNamespace, '--include-crds', ...valuesArgs(s)], { env: helmEnv() });
   return { ok: r.status === 0, output: r.status === 0 ? r.stdout : `${r.stderr}${r.stdout}`.trim() };
 }
 
@@ -88,8 +88,8 @@ interface KubeconformResource {
  * prometheus-operator schemas: unknown fields, wrong types and unknown kinds all fail; nothing is skipped.
  */
 export function validateManifests(yaml: string, manifests: Manifest[] = splitManifests(yaml)): ValidationReport {
-  const args = ['-strict', '-output', 'json', '-verbose', '-kubernetes-version', kubeSchemaVersion, '-schema-location', toolPaths.kubeSchemas, '-'];
-  const r = run(toolPaths.kubeconform, args, { input: yaml });
+  const args = ['-strict', '-output', 'json', '-verbose', '-kubernetes-version', kubeSchemaVersion, '-schema-location', chartToolPaths.kubeSchemas, '-'];
+  const r = run(chartToolPaths.kubeconform, args, { input: yaml });
   let resources: KubeconformResource[];
   try {
     resources = (JSON.parse(r.stdout) as { resources: KubeconformResource[] | null }).resources ?? [];
@@ -121,13 +121,13 @@ export function ruleFiles(chart: string) {
 
 /** `promtool check rules`: syntax, PromQL, templates of every rule file. */
 export function promtoolCheckRules(files: string[]): StepResult {
-  const r = run(toolPaths.promtool, ['check', 'rules', ...files]);
+  const r = run(chartToolPaths.promtool, ['check', 'rules', ...files]);
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
 /** `promtool test rules`, from the test file's folder: promtool resolves `rule_files` relative to it. */
 export function promtoolTestRules(testFile: string): StepResult {
-  const r = run(toolPaths.promtool, ['test', 'rules', basename(testFile)], { cwd: dirname(testFile) });
+  const r = run(chartToolPaths.promtool, ['test', 'rules', basename(testFile)], { cwd: dirname(testFile) });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 

@@ -44,10 +44,15 @@ export const toolPaths = {
   jaeger: join(toolsDir, 'bin', 'jaeger'),
   kafkaLib: join(toolsDir, `kafka-${pins.kafka.version}`, 'lib'),
   java: 'java',
+};
+
+/** What `npm run charts:check` uses; the local runtime does not need these to start. */
+export const chartToolPaths = {
   helm: join(toolsDir, 'bin', 'helm'),
   kubeconform: join(toolsDir, 'bin', 'kubeconform'),
   /** kubeconform's `-schema-location`; the strict schemas sit in its `v<version>-standalone-strict/` layout below. */
   kubeSchemas: join(toolsDir, 'k8s-schemas'),
+  promtool: toolPaths.promtool,
 };
 
 /** The Kubernetes version to hand kubeconform (`-kubernetes-version`), matching the schema folder. */
@@ -205,7 +210,7 @@ function goModDownload(module: string, version: string) {
 function ensureKubeSchemas(log: Log) {
   const k8s = pins.kubernetesSchemas;
   const po = pins.prometheusOperator;
-  const dir = toolPaths.kubeSchemas;
+  const dir = chartToolPaths.kubeSchemas;
   const folder = strictSchemaFolder(kubeSchemaVersion);
   const generator = createHash('sha256').update(readFileSync(join(import.meta.dirname, 'k8s-schemas.ts'))).digest('hex').slice(0, 12);
   const stamp = `${k8s.module}@${k8s.version} ${po.module}@${po.version} generator ${generator}`;
@@ -240,7 +245,7 @@ function ensureKubeSchemas(log: Log) {
 /** The schemas must reject, not just accept: a misspelled field and a wrong type each fail, a good Deployment passes. */
 function verifySchemas(root: string) {
   const deployment = (spec: JsonSchema) => JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } }, ...spec } });
-  const check = (doc: string) => spawnSync(toolPaths.kubeconform, ['-strict', '-kubernetes-version', kubeSchemaVersion, '-schema-location', root, '-'], { input: doc, encoding: 'utf8' });
+  const check = (doc: string) => spawnSync(chartToolPaths.kubeconform, ['-strict', '-kubernetes-version', kubeSchemaVersion, '-schema-location', root, '-'], { input: doc, encoding: 'utf8' });
   const good = check(deployment({ replicas: 2 }));
   if (good.status !== 0) throw new SetupError(`the generated schemas reject a valid Deployment:\n${tail(`${good.stdout}${good.stderr}`)}`);
   for (const bad of [deployment({ replicass: 2 }), deployment({ replicas: 'two' })]) {

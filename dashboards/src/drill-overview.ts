@@ -1,0 +1,113 @@
+// What to watch while a drill runs: the faults, the golden signals, and each resilience mechanism doing its job.
+import { promql } from '../../chaos/src/drill/promql.ts';
+import { faultlineDashboard, limitLine, perSecond, rateInterval, row, statPanel, stepsPanel, thresholds, timeseriesPanel, units } from './common.ts';
+import { breakerStates, dependencyCalls, errorRatio, latency, requestRate, retries, shedRequests } from './panels.ts';
+
+const faultsActive = () =>
+  // The gauge has series only while a fault is in effect: no data is a true 0.
+  statPanel('Faults active', units.Short, { expr: `sum(${promql.activeFaults})`, legend: 'faults' }, '0')
+    .description('Faults injected by a drill and still in effect.')
+    .thresholds(thresholds(['green', null], ['red', 1]));
+
+const breakersNotClosed = () =>
+  // Series only for breakers that are open or half-open: no data means every breaker is closed.
+  statPanel('Breakers not closed', units.Short, { expr: `count(${promql.breakersNotClosed})`, legend: 'breakers' }, '0')
+    .description('Dependency breakers open or half-open now, on any replica.')
+    .thresholds(thresholds(['green', null], ['red', 1]));
+
+const gatewayErrors = () =>
+  statPanel('Gateway 5xx', units.PercentUnit, { expr: promql.errorRatio({ window: rateInterval, matcher: 'service="gateway"' }), legend: '5xx' })
+    .description('Share of the gateway’s answers that were 5xx.')
+    .thresholds(thresholds(['green', null], ['orange', 0.01], ['red', 0.05]));
+
+const kitchenLagNow = () =>
+  statPanel('Kitchen lag', units.Short, { expr: promql.kitchenLag, legend: 'orders' })
+    .description('Orders placed but not yet taken by the kitchen. Past the back-pressure limit the orders service refuses new orders.')
+    // Red at the orders service's default MAX_KITCHEN_LAG; the lag panel below draws the limit actually set.
+    .thresholds(thresholds(['green', null], ['orange', 50], ['red', 200]));
+
+const activeFaults = () =>
+  stepsPanel('Active faults', units.Short, { expr: promql.activeFaults, legend: '{{kind}}: {{target}} ({{drill}})' })
+    .description('One line per fault while it is in effect; the same faults are annotations on every panel.')
+    .span(8)
+    .height(4)
+    .min(0);
+
+const gatewayResponses = () =>
+  timeseriesPanel('Gateway responses by status', units.RequestsPerSecond, {
+    expr: perSecond('http_server_requests_total', 'status_code', 'service="gateway"'),
+    legend: '{{status_code}}',
+  }).description('What clients got: 2xx goodput, 429 rate-limited, 503 shed or a dependency unavailable.');
+
+const ordersFlow = () =>
+  timeseriesPanel(
+    'Orders accepted and completed',
+    units.OpsPerSecond,
+    { expr: perSecond('orders_total', undefined, 'outcome="accepted"'), legend: 'accepted' },
+    { expr: perSecond('kitchen_orders_total', 'result'), legend: 'kitchen: {{result}}' },
+  ).description('Accepted orders and kitchen deliveries: completed (first effect) or redelivery (no second effect). A lasting gap between accepted and completed is a lost order.');
+
+const inFlight = () =>
+  timeseriesPanel(
+    'Work in flight',
+    units.Short,
+    { expr: 'sum by (service) (http_server_active_requests)', legend: '{{service}}: requests in progress' },
+    { expr: 'sum by (service) (admission_queue_requests)', legend: '{{service}}: waiting for admission' },
+    { expr: 'sum by (service) (kitchen_orders_in_progress)', legend: '{{service}}: orders being prepared' },
+  ).description('Saturation: bounded by admission control at the gateway and by the stations in the kitchen.');
+
+const degradedMenus = () =>
+  timeseriesPanel('Degraded responses', units.RequestsPerSecond, { expr: perSecond('gateway_degraded_responses_total', 'route'), legend: '{{route}}' }).description(
+    'Menus the gateway served from its last good copy because the catalog was unavailable.',
+  );
+
+const rateLimited = () =>
+  timeseriesPanel('Rate-limited requests', units.RequestsPerSecond, {
+    expr: perSecond('rate_limit_decisions_total', 'client, decision', 'decision!="allowed"'),
+    legend: '{{client}}: {{decision}}',
+  }).description('limited: answered 429 for going over the key’s token bucket. fail_open: let through because the limiter’s Redis was unavailable.');
+
+const consumerLag = () =>
+  timeseriesPanel(
+    'Kitchen consumer lag',
+    units.Short,
+    { expr: promql.kitchenLag, legend: 'lag' },
+    { expr: 'max(orders_backlog_limit)', legend: 'back-pressure limit' },
+  )
+    .description('Orders waiting in orders.placed. Above the limit, orders answers 503 kitchen_backlogged (0: back pressure off).')
+    .overrideByName('back-pressure limit', limitLine);
+
+const pausedPartitions = () =>
+  stepsPanel(
+    'Kitchen partitions',
+    units.Short,
+    { expr: 'sum by (replica) (kitchen_paused_partitions)', legend: 'paused on kitchen-{{replica}}' },
+    { expr: 'sum by (replica) (kitchen_assigned_partitions)', legend: 'assigned to kitchen-{{replica}}' },
+  ).description('A worker pauses a partition rather than buffering when its stations are full or an order cannot be completed.');
+
+export const drillOverview = () =>
+  faultlineDashboard('faultline-drill-overview', 'faultline / Drill overview')
+    .description('Watch a failure drill: the faults in effect, the golden signals, breakers, rate limiting, shedding and back pressure.')
+    .withRow(row('Drill'))
+    .withPanel(faultsActive())
+    .withPanel(breakersNotClosed())
+    .withPanel(gatewayErrors())
+    .withPanel(kitchenLagNow())
+    .withPanel(activeFaults())
+    .withRow(row('Golden signals'))
+    .withPanel(requestRate('service', '{{service}}'))
+    .withPanel(errorRatio())
+    .withPanel(latency([0.5, 0.99]))
+    .withPanel(gatewayResponses())
+    .withPanel(ordersFlow())
+    .withPanel(inFlight())
+    .withRow(row('Circuit breakers and dependencies'))
+    .withPanel(breakerStates())
+    .withPanel(dependencyCalls().span(12))
+    .withPanel(retries().span(12))
+    .withPanel(degradedMenus().span(12))
+    .withRow(row('Rate limiting, shedding and back pressure'))
+    .withPanel(rateLimited())
+    .withPanel(shedRequests())
+    .withPanel(consumerLag())
+    .withPanel(pausedPartitions().span(24));

@@ -1,0 +1,139 @@
+// Every query of every shipped dashboard against the real Prometheus, while the shop takes orders and a drill's
+// faults are in effect: each must parse, return series, and carry the labels its legend names.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { localPlatform } from '../../chaos/src/drill/platform-local.ts';
+import { outputDir, renderDashboards } from '../../dashboards/src/build.ts';
+import { queriesOf, type DashboardQuery } from '../../dashboards/src/queries.ts';
+import { shopClient, steadyLoad, waitFor } from '../support/shop.ts';
+
+const stack = inject('stack');
+const shop = shopClient(stack);
+const platform = localPlatform(stack.portBase);
+const drill = 'dashboards-it';
+const pizza = [{ sku: 'margherita', qty: 1 }];
+const services = ['catalog', 'gateway', 'kitchen', 'orders'];
+/** `$__rate_interval` as Grafana computes it for this stack's 2 s scrapes: four scrapes at the least. */
+const rateInterval = '8s';
+
+// The committed files are what Grafana gets; the unit test keeps them equal to the generated ones.
+const dashboards = renderDashboards().map(({ file }) => JSON.parse(readFileSync(join(outputDir, file), 'utf8')) as Dashboard);
+const queries = dashboards.flatMap((d) => queriesOf(d).map((q) => ({ ...q, dashboard: d.uid! })));
+const promqlQueries = queries.filter((q) => q.kind !== 'variable');
+
+/** Template variables as Grafana fills them for this stack, `$service` set to All being the regex of every value. Anything else left over fails. */
+function substitute(expr: string, service = `(${services.join('|')})`) {
+  const vars: Record<string, string> = { __rate_interval: rateInterval, __interval: '2s', __range: '15m', service };
+  const out = expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => vars[name] ?? whole);
+  expect(out, `an unknown variable in ${expr}`).not.toContain('$');
+  return out;
+}
+
+interface Series {
+  metric: Record<string, string>;
+}
+async function instant(expr: string) {
+  const res = await fetch(`${stack.urls.prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(5000) });
+  const body = (await res.json()) as { status: string; error?: string; data?: { result: Series[] } };
+  return { status: body.status, error: body.error, series: body.data?.result ?? [] };
+}
+const present = async (expr: string) => (await instant(expr)).series.length > 0 || undefined;
+
+const faultIds: string[] = [];
+/** Queries with no series before this file's traffic and faults: reported, to show what the drill had to cause. */
+let emptyBefore: string[] = [];
+let orders: ReturnType<typeof steadyLoad> | undefined;
+
+// The traffic and faults of a short drill, each waited for until Prometheus has scraped its evidence: some series
+// (429s, shed requests, breakers, retries, faults in effect) exist only once something has gone wrong.
+beforeAll(async () => {
+  emptyBefore = (await Promise.all(promqlQueries.map(async (q) => ((await instant(substitute(q.expr))).series.length ? [] : [`${q.dashboard} ${q.where}`])))).flat();
+
+  orders = steadyLoad(() => shop.order(pizza), { workers: 2, pauseMs: 100, maxMs: 180_000 });
+  expect((await shop.menu()).status).toBe(200); // a last good menu, served degraded while the catalog is cut
+
+  // Bursts from the `load` key beyond its bucket of 50 a second: 429s. Six at a time stays inside admission control, and a
+  // body that is not JSON is refused (415) right after the limiter, so a burst is quick enough to outrun the refill.
+  const burst = () =>
+    Promise.all(
+      Array.from({ length: 6 }, async () => {
+        for (let i = 0; i < 25; i++) await shop.request('POST', '/api/orders', { headers: { 'x-api-key': stack.apiKeys.load! } });
+      }),
+    );
+  await waitFor(
+    '429s in Prometheus',
+    async () => {
+      await burst();
+      return present('rate_limit_decisions_total{decision="limited"}');
+    },
+    30_000,
+    1000,
+  );
+
+  // The catalog slowed to 150 ms, then 100 menus at once overrun admission control: shed with 503.
+  const slow = await platform.injectEdgeFault({ drill, kind: 'latency', edge: 'gateway-catalog', direction: 'from', latencyMs: 150, jitterMs: 0, durationMs: 30_000 });
+  faultIds.push(slow.id);
+  await Promise.all(Array.from({ length: 100 }, () => shop.menu()));
+  await platform.removeFault(slow.id);
+  await waitFor('shed requests in Prometheus', () => present('requests_shed_total{reason="overload"}'));
+
+  // The catalog cut off from the gateway, held until every query has run (its deadline clears it if this run dies).
+  const cut = await platform.injectEdgeFault({ drill, kind: 'network-partition', edge: 'gateway-catalog', direction: 'both', jitterMs: 0, durationMs: 120_000 });
+  faultIds.push(cut.id);
+  // Eight menus at once fail together, before the breaker opens, and each is retried: most of the retry budget goes at once.
+  await Promise.all(Array.from({ length: 8 }, () => shop.menu()));
+  await waitFor('the catalog breaker to open', () => present('circuit_breaker_state{service="gateway", dependency="catalog"} > 0'));
+  // Then one menu each time the open breaker lets a probe through (after 3 s): each failed probe spends one more retry,
+  // and so few calls put back little, so the budget runs out.
+  await waitFor(
+    'the gateway to spend its catalog retry budget',
+    async () => {
+      await shop.menu();
+      // A rate, as the panels ask: a counter has one only from its second scrape on.
+      return present(`rate(retry_budget_exhausted_total{service="gateway", dependency="catalog"}[${rateInterval}])`);
+    },
+    60_000,
+    3000,
+  );
+  await waitFor('the fault in Prometheus', () => present(`faultline_fault_active{drill="${drill}"}`));
+}, 240_000);
+
+afterAll(async () => {
+  console.info(`dashboard queries that had no series before this file's traffic and faults (${emptyBefore.length}):\n  ${emptyBefore.join('\n  ')}`);
+  for (const id of faultIds) await platform.removeFault(id).catch(() => undefined);
+  await orders?.stop();
+  // Leave the catalog breaker closed for the next file: a served menu after the half-open probe.
+  await waitFor('a fresh menu', async () => ((await shop.menu()).headers.get('x-degraded') === null ? true : undefined), 20_000, 500).catch(() => undefined);
+});
+
+const check = async (q: DashboardQuery, service?: string) => {
+  const expr = substitute(q.expr, service);
+  const { status, error, series } = await instant(expr);
+  expect({ status, error }, `${q.where}: ${expr}`).toEqual({ status: 'success', error: undefined });
+  expect(series.length, `${q.where} returned no series: ${expr}`).toBeGreaterThan(0);
+  for (const s of series) for (const label of q.labels) expect(s.metric, `${q.where}: every series carries "${label}"`).toHaveProperty(label);
+};
+
+describe('dashboard queries against the local Prometheus', () => {
+  it.each(promqlQueries.map((q) => [`${q.dashboard} ${q.where}`, q] as const))('%s parses and returns series', async (_name, q) => {
+    await check(q);
+  });
+
+  it.each(services)('the service view shows processes for %s alone', async (service) => {
+    const processes = queries.filter((q) => q.dashboard === 'faultline-service' && q.row === 'Processes');
+    expect(processes.length).toBeGreaterThan(0);
+    for (const q of processes) await check(q, service);
+  });
+
+  it('$service lists every shop service, as Grafana asks Prometheus for label_values', async () => {
+    const variables = queries.filter((q) => q.kind === 'variable');
+    expect(variables.map((q) => q.where)).toEqual(['variable $service']);
+    const [, metric, label] = /^label_values\((\w+),\s*(\w+)\)$/.exec(variables[0]!.expr) ?? [];
+    const url = `${stack.urls.prometheus}/api/v1/label/${label}/values?match[]=${encodeURIComponent(metric!)}`;
+    const body = (await (await fetch(url)).json()) as { status: string; data: string[] };
+    expect(body.status).toBe('success');
+    expect(body.data.sort()).toEqual(services);
+  });
+});
