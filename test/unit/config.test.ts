@@ -88,7 +88,7 @@ describe('the CLI answers bad input with exit 2', () => {
     [['up', '--port-base', 'abc'], /--port-base/],
     [['up', '--replicas', 'kitchen=0'], /kitchen=0/],
     [['demo', '--drills', 'meltdown'], /--drills: unknown drill meltdown/],
-    [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--platform', 'kubernetes'], /argument 'kubernetes' is invalid. Allowed choices are local/],
+    [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--platform', 'k8s'], /argument 'k8s' is invalid. Allowed choices are local, kubernetes/],
     [['drill', 'run', '/nonexistent/drill.yaml'], /\/nonexistent\/drill.yaml: cannot read it \(ENOENT\)/],
     [['drill', 'validate'], /missing required argument 'file'/],
     [['up', '--set', 'gateway'], /--set: expected service.SETTING=value/],

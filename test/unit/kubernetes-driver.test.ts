@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '@faultline/common';
-import { parseDrill } from '../../chaos/src/drill/load.ts';
+import { loadDrillFile, parseDrill } from '../../chaos/src/drill/load.ts';
 import { fault as faultSchema, type Fault } from '../../chaos/src/drill/schema.ts';
 import { UsageError } from '../../chaos/src/local/runtime.ts';
 import { describeApiError, isNotFound } from '../../chaos/src/kubernetes/api-errors.ts';
@@ -15,8 +15,9 @@ import { controllerConfig } from '../../chaos/src/kubernetes/config.ts';
 import { controllerMetrics, exportFaults, reconciler, type Sweepable } from '../../chaos/src/kubernetes/controller.ts';
 import { authorization, endAnnotation, grafanaAnnotations, startAnnotation } from '../../chaos/src/kubernetes/grafana.ts';
 import { assertNamespaceAllowed, planKubernetesFault, preflightKubernetes } from '../../chaos/src/kubernetes/guardrails.ts';
-import { expiryOf, faultMetadata, faultSelector, groupFaults, labelValue, managedSelector, maxFaultLifetimeMs, releasePodSelector, shopPodSelector, type FaultIdentity, type LiveFault } from '../../chaos/src/kubernetes/labels.ts';
-import { defaultGatewayUrl, defaultK6Image, faultIdentity, floodObjects, inventoryFromPods, markerConfigMap, partitionPolicies, podKillOptions, podsToKill } from '../../chaos/src/kubernetes/objects.ts';
+import { expiryOf, faultMetadata, faultSelector, groupFaults, kindSelector, labelValue, managedSelector, maxFaultLifetimeMs, releasePodSelector, shopPodSelector, type FaultIdentity, type LiveFault } from '../../chaos/src/kubernetes/labels.ts';
+import { defaultGatewayUrl, defaultK6Image, excludedPeers, faultIdentity, faultObjects, floodObjects, inventoryFromPods, markerConfigMap, partitionExclusions, partitionPolicies, podKillOptions, podsToKill, withExcludedPeers } from '../../chaos/src/kubernetes/objects.ts';
+import { localEdges, planFault } from '../../chaos/src/drill/plan.ts';
 import { chaosRoleRules, sortRules } from '../../chaos/src/kubernetes/rbac.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
@@ -65,6 +66,7 @@ describe('fault metadata', () => {
     expect(releasePodSelector('faultline')).toBe('app.kubernetes.io/instance=faultline,app.kubernetes.io/part-of=faultline');
     expect(managedSelector).toBe('app.kubernetes.io/managed-by=faultline-chaos');
     expect(faultSelector('flt-0a1b2c3d')).toBe('app.kubernetes.io/managed-by=faultline-chaos,faultline.dev/fault=flt-0a1b2c3d');
+    expect(kindSelector('network-partition')).toBe('app.kubernetes.io/managed-by=faultline-chaos,faultline.dev/kind=network-partition');
   });
 });
 
@@ -148,7 +150,7 @@ describe('network-partition as NetworkPolicies', () => {
   const blocked = (initiator: string, peer: string) => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: { name: `faultline-flt-0a1b2c3d-${initiator}`, namespace: 'shop' },
+    metadata: { name: `faultline-flt-0a1b2c3d-${initiator}`, namespace: 'shop', labels: { 'faultline.dev/initiator': initiator, 'faultline.dev/peer': peer } },
     spec: {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': initiator, 'app.kubernetes.io/instance': 'faultline' } },
       policyTypes: ['Egress'],
@@ -179,6 +181,162 @@ describe('network-partition as NetworkPolicies', () => {
       expect(p.metadata!.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'faultline-chaos', 'faultline.dev/fault': 'flt-0a1b2c3d' });
       expect(p.metadata!.annotations!['faultline.dev/expires-at']).toBe('2030-01-01T00:00:10.000Z');
     }
+  });
+  it('reads and rewrites the excluded peers without touching the rest', () => {
+    const [p] = policies('to');
+    expect(excludedPeers(p!)).toEqual(['catalog']);
+    const rewritten = withExcludedPeers(p!, ['catalog', 'orders']);
+    expect(excludedPeers(rewritten)).toEqual(['catalog', 'orders']);
+    expect(excludedPeers(p!)).toEqual(['catalog']);
+    expect(rewritten).toEqual({ ...p, spec: { ...p!.spec, egress: [{ to: [{ podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['catalog', 'orders'] }] } }, p!.spec!.egress![0]!.to![1]] }] } });
+    expect(excludedPeers({ spec: { podSelector: {}, egress: [{ to: [{ namespaceSelector: {} }] }] } })).toBeUndefined();
+  });
+});
+
+describe('partitions sharing an initiator exclude the union of their peers', () => {
+  // A live policy as the API lists it: no apiVersion or kind on the items, a creation time and a resourceVersion.
+  const listed = (p: V1NetworkPolicy, resourceVersion = '1'): V1NetworkPolicy => {
+    const { apiVersion: _a, kind: _k, ...rest } = structuredClone(p);
+    return { ...rest, metadata: { ...rest.metadata, creationTimestamp: new Date(t0 - 1000), resourceVersion } };
+  };
+  const partition = (id: string, selector: string, target: string, direction: 'to' | 'from' | 'both' = 'to', over: Partial<FaultIdentity> = {}, release = 'faultline') =>
+    partitionPolicies({ selector, target, direction, namespace: 'faultline', release, fault: identity({ id, target: `${selector}-${target}`, ...over }) });
+  const notIn = (policies: V1NetworkPolicy[]) => Object.fromEntries(policies.map((p) => [p.metadata!.name!, excludedPeers(p)]));
+  /** Applies a plan to a list, as the driver would: creates, then replaces (bumping resourceVersion). */
+  const apply = (cluster: V1NetworkPolicy[], plan: { create?: V1NetworkPolicy[]; replace: V1NetworkPolicy[] }) => {
+    const byName = new Map(cluster.map((p) => [p.metadata!.name!, p]));
+    for (const p of plan.create ?? []) byName.set(p.metadata!.name!, listed(p));
+    for (const p of plan.replace) byName.set(p.metadata!.name!, listed(p, String(Number(p.metadata!.resourceVersion) + 1)));
+    return [...byName.values()];
+  };
+  const reconcile = (cluster: V1NetworkPolicy[], now = t0) => apply(cluster, partitionExclusions(cluster, { now }));
+
+  it('two partitions on one initiator: the new one and the live one both exclude both peers', () => {
+    const catalog = partition('flt-a', 'gateway', 'catalog').map((p) => listed(p));
+    const plan = partitionExclusions(catalog, { now: t0, adding: partition('flt-b', 'gateway', 'orders') });
+    expect(notIn(plan.create)).toEqual({ 'faultline-flt-b-gateway': ['catalog', 'orders'] });
+    expect(notIn(plan.replace)).toEqual({ 'faultline-flt-a-gateway': ['catalog', 'orders'] });
+    expect(plan.exclusions).toEqual([{ release: 'faultline', initiator: 'gateway', peers: ['catalog', 'orders'] }]);
+    // A replace carries what it was read with, so that a concurrent change makes it fail (409) rather than be lost.
+    expect(plan.replace[0]).toMatchObject({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { resourceVersion: '1', labels: { 'faultline.dev/peer': 'catalog' } } });
+    expect(excludedPeers(catalog[0]!)).toEqual(['catalog']);
+  });
+
+  it('removing one: the one left excludes only its own peer again', () => {
+    const both = apply([], partitionExclusions([], { now: t0, adding: [...partition('flt-a', 'gateway', 'catalog'), ...partition('flt-b', 'gateway', 'orders')] }) as never);
+    expect(Object.values(notIn(both))).toEqual([['catalog', 'orders'], ['catalog', 'orders']]);
+    const left = both.filter((p) => !p.metadata!.name!.startsWith('faultline-flt-a-'));
+    const plan = partitionExclusions(left, { now: t0 });
+    expect(notIn(plan.replace)).toEqual({ 'faultline-flt-b-gateway': ['orders'] });
+    expect(plan.create).toEqual([]);
+  });
+
+  it('both on two edges into one service (catalog-outage): catalog excludes gateway and orders, the clients only catalog', () => {
+    const drill = loadDrillFile(join(repoRoot, 'chaos/drills/catalog-outage.yaml'));
+    const parallel = drill.method.find((s) => s.parallel)!.parallel!.map((s) => s.fault!);
+    const ctx = { namespace: 'faultline', release: 'faultline', k6Image: defaultK6Image, gatewayUrl: 'http://g', apiKeySecret: 's' };
+    let cluster: V1NetworkPolicy[] = [];
+    parallel.forEach((fault, i) => {
+      const planned = planFault(fault, { replicas: {}, edges: localEdges });
+      const adding = faultObjects(planned, faultIdentity(planned, drill.name, `flt-${i}`, t0), ctx).map((o) => o.body as V1NetworkPolicy);
+      const plan = partitionExclusions(cluster, { now: t0, adding });
+      cluster = apply(cluster, plan);
+    });
+    expect(notIn(cluster)).toEqual({
+      'faultline-flt-0-gateway': ['catalog'],
+      'faultline-flt-0-catalog': ['gateway', 'orders'],
+      'faultline-flt-1-orders': ['catalog'],
+      'faultline-flt-1-catalog': ['gateway', 'orders'],
+    });
+    expect(partitionExclusions(cluster, { now: t0 }).exclusions).toEqual([
+      { release: 'faultline', initiator: 'catalog', peers: ['gateway', 'orders'] },
+      { release: 'faultline', initiator: 'gateway', peers: ['catalog'] },
+      { release: 'faultline', initiator: 'orders', peers: ['catalog'] },
+    ]);
+    // The second fault's injection rewrote only the first fault's catalog policy.
+    expect(cluster.find((p) => p.metadata!.name === 'faultline-flt-0-catalog')!.metadata!.resourceVersion).toBe('2');
+    expect(cluster.find((p) => p.metadata!.name === 'faultline-flt-0-gateway')!.metadata!.resourceVersion).toBe('1');
+  });
+
+  it('leaves other initiators, other releases, other kinds and unlabelled policies alone', () => {
+    const kitchen = partition('flt-k', 'kitchen', 'redis').map((p) => listed(p));
+    const otherRelease = partition('flt-r', 'gateway', 'orders', 'to', {}, 'canary').map((p) => listed(p));
+    const older = partition('flt-o', 'gateway', 'kitchen').map((p) => listed(p));
+    for (const p of older) for (const k of ['faultline.dev/initiator', 'faultline.dev/peer']) delete p.metadata!.labels![k];
+    const flood = listed({ metadata: faultMetadata('faultline-flt-f-x', identity({ id: 'flt-f', kind: 'flood' }), { 'faultline.dev/initiator': 'gateway', 'faultline.dev/peer': 'redis' }), spec: partition('x', 'gateway', 'redis')[0]!.spec! });
+    const plan = partitionExclusions([...kitchen, ...otherRelease, ...older, flood], { now: t0, adding: partition('flt-b', 'gateway', 'catalog') });
+    expect(plan.replace).toEqual([]);
+    expect(notIn(plan.create)).toEqual({ 'faultline-flt-b-gateway': ['catalog'] });
+    expect(plan.exclusions).toEqual([
+      { release: 'canary', initiator: 'gateway', peers: ['orders'] },
+      { release: 'faultline', initiator: 'gateway', peers: ['catalog'] },
+      { release: 'faultline', initiator: 'kitchen', peers: ['redis'] },
+    ]);
+  });
+
+  it('is idempotent: once applied there is nothing to rewrite, and a set in another order is already right', () => {
+    let cluster = apply([], partitionExclusions([], { now: t0, adding: partition('flt-a', 'gateway', 'catalog', 'both') }) as never);
+    cluster = apply(cluster, partitionExclusions(cluster, { now: t0, adding: partition('flt-b', 'gateway', 'orders') }));
+    cluster = apply(cluster, partitionExclusions(cluster, { now: t0, adding: partition('flt-c', 'orders', 'catalog', 'both') }));
+    expect(partitionExclusions(cluster, { now: t0 }).replace).toEqual([]);
+    expect(reconcile(cluster)).toEqual(cluster);
+    const shuffled = cluster.map((p) => (excludedPeers(p)!.length > 1 ? withExcludedPeers(p, [...excludedPeers(p)!].reverse()) : p));
+    expect(partitionExclusions(shuffled, { now: t0 }).replace).toEqual([]);
+  });
+
+  it('returns sorted values whatever the order of the list', () => {
+    const adding = [...partition('flt-c', 'gateway', 'orders'), ...partition('flt-a', 'gateway', 'kitchen'), ...partition('flt-b', 'gateway', 'catalog')];
+    const forwards = partitionExclusions(adding.map((p) => listed(p)), { now: t0 });
+    const backwards = partitionExclusions([...adding].reverse().map((p) => listed(p)), { now: t0 });
+    expect(forwards).toEqual(backwards);
+    expect(forwards.replace.map((p) => [p.metadata!.name, excludedPeers(p)])).toEqual([
+      ['faultline-flt-a-gateway', ['catalog', 'kitchen', 'orders']],
+      ['faultline-flt-b-gateway', ['catalog', 'kitchen', 'orders']],
+      ['faultline-flt-c-gateway', ['catalog', 'kitchen', 'orders']],
+    ]);
+  });
+
+  it('an expired policy no longer keeps its peer excluded, and is rewritten like the others until cleanup deletes it', () => {
+    const expired = partition('flt-a', 'gateway', 'catalog', 'to', { expiresAt: t0 - 1 });
+    const live = partition('flt-b', 'gateway', 'orders');
+    const cluster = apply([], partitionExclusions([], { now: t0 - 10_000, adding: [...expired, ...live] }) as never);
+    expect(Object.values(notIn(cluster))).toEqual([['catalog', 'orders'], ['catalog', 'orders']]);
+    const plan = partitionExclusions(cluster, { now: t0 });
+    expect(notIn(plan.replace)).toEqual({ 'faultline-flt-a-gateway': ['orders'], 'faultline-flt-b-gateway': ['orders'] });
+    expect(plan.exclusions).toEqual([{ release: 'faultline', initiator: 'gateway', peers: ['orders'] }]);
+    // With no live partition left on the initiator there is nothing to exclude (a NotIn needs a value): cleanup's.
+    expect(partitionExclusions(cluster.filter((p) => p.metadata!.name!.includes('flt-a')), { now: t0 })).toEqual({ exclusions: [], create: [], replace: [] });
+    // A garbled expiry counts as expired (expiryOf).
+    const garbled = listed(live[0]!);
+    garbled.metadata!.annotations!['faultline.dev/expires-at'] = 'soon';
+    expect(partitionExclusions([garbled], { now: t0 }).exclusions).toEqual([]);
+  });
+
+  it('ignores a policy being deleted', () => {
+    const going = partition('flt-a', 'gateway', 'catalog').map((p) => listed(p));
+    going[0]!.metadata!.deletionTimestamp = new Date(t0);
+    const plan = partitionExclusions(going, { now: t0, adding: partition('flt-b', 'gateway', 'orders') });
+    expect(notIn(plan.create)).toEqual({ 'faultline-flt-b-gateway': ['orders'] });
+    expect(plan.replace).toEqual([]);
+  });
+
+  it('converges when two injections each list before the other creates, once both have reconciled', () => {
+    const a = partition('flt-a', 'gateway', 'catalog');
+    const b = partition('flt-b', 'gateway', 'orders');
+    const planA = partitionExclusions([], { now: t0, adding: a });
+    const planB = partitionExclusions([], { now: t0, adding: b });
+    let cluster = apply(apply([], { create: planA.create, replace: [] }), { create: planB.create, replace: [] });
+    expect(Object.values(notIn(cluster))).toEqual([['catalog'], ['orders']]); // what the driver's first list alone would leave
+    cluster = reconcile(reconcile(cluster));
+    expect(Object.values(notIn(cluster))).toEqual([['catalog', 'orders'], ['catalog', 'orders']]);
+  });
+
+  it('does not change its inputs', () => {
+    const existing = partition('flt-a', 'gateway', 'catalog').map((p) => listed(p));
+    const adding = partition('flt-b', 'gateway', 'orders');
+    const before = structuredClone([existing, adding]);
+    partitionExclusions(existing, { now: t0, adding });
+    expect([existing, adding]).toEqual(before);
   });
 });
 
@@ -307,7 +465,7 @@ describe('RBAC', () => {
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'delete', 'list'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['delete', 'list'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'delete', 'list'] },
-      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'delete', 'list'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'delete', 'list', 'update'] },
     ]);
     expect(sortRules([...chaosRoleRules].reverse())).toEqual(chaosRoleRules);
     expect(JSON.stringify(chaosRoleRules)).not.toMatch(/\*|namespaces|nodes|clusterroles|escalate|bind|impersonate/);

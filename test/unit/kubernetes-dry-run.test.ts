@@ -31,6 +31,9 @@ describe('the Kubernetes plan of a drill', () => {
       expect(o.spec.policyTypes).toEqual(['Egress']);
     }
     expect(objects.map((o) => o.spec.podSelector.matchLabels['app.kubernetes.io/name']).sort()).toEqual(['catalog', 'catalog', 'gateway', 'orders']);
+    // Live together, so catalog's two policies each exclude both peers (policies add up; one alone would let the other peer back in).
+    const excluded = (o: any) => o.spec.egress[0].to[0].podSelector.matchExpressions[0].values;
+    for (const o of objects.filter((o) => o.spec.podSelector.matchLabels['app.kubernetes.io/name'] === 'catalog')) expect(excluded(o)).toEqual(['gateway', 'orders']);
   });
 
   it('turns traffic-flood into a k6 Job and the ConfigMap holding its script', () => {

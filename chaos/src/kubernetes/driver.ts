@@ -11,8 +11,8 @@ import { UsageError } from '../local/runtime.ts';
 import { describeApiError, isNotFound } from './api-errors.ts';
 import { grafanaAnnotations, type GrafanaOptions } from './grafana.ts';
 import { assertNamespaceAllowed } from './guardrails.ts';
-import { faultSelector, groupFaults, managedSelector, releasePodSelector, type FaultIdentity, type FaultObject, type FaultObjectKind, type LiveFault } from './labels.ts';
-import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, inventoryFromPods, jobFinished, podKillOptions, type FaultBody } from './objects.ts';
+import { faultSelector, groupFaults, kindSelector, managedSelector, releasePodSelector, type FaultIdentity, type FaultObject, type FaultObjectKind, type LiveFault } from './labels.ts';
+import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, inventoryFromPods, jobFinished, partitionExclusions, podKillOptions, type FaultBody } from './objects.ts';
 
 export interface KubeConfigSource {
   /** A kubeconfig file; without it, in-cluster when inCluster, else KUBECONFIG or ~/.kube/config. */
@@ -144,11 +144,73 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
     }
   };
 
-  const removeAll = async (faults: LiveFault[], now: number) => {
-    for (const fault of faults) {
-      for (const o of fault.objects) await remove(o);
-      await annotations.end(fault.grafanaAnnotationId, now);
+  // Partition policies on one initiator exclude the union of its live partitions' peers (objects.ts, partitionExclusions),
+  // so adding or removing one rewrites the others. In this process those changes run one at a time, each ending with a
+  // fresh list, so that parallel faults of one drill never miss each other; a change by another process (the
+  // controller's cleanup) since the list fails the replace on its resourceVersion (409), or on the policy being gone
+  // (404), and the list is taken again.
+  let partitionChanges: Promise<unknown> = Promise.resolve();
+  const serially = <T>(change: () => Promise<T>): Promise<T> => {
+    const next = partitionChanges.then(change, change);
+    partitionChanges = next.catch(() => undefined);
+    return next;
+  };
+
+  const listPartitionPolicies = async () => (await api('list NetworkPolicies', () => networking.listNamespacedNetworkPolicy({ namespace, labelSelector: kindSelector('network-partition') }))).items;
+
+  /** Rewrites every partition policy whose exclusions are not its initiator's union; call inside serially. */
+  const reconcilePartitions = async (now: number) => {
+    for (let attempt = 1; ; attempt++) {
+      const { replace } = partitionExclusions(await listPartitionPolicies(), { now });
+      try {
+        for (const body of replace) {
+          const name = body.metadata!.name!;
+          await api(`update NetworkPolicy ${name}`, () => networking.replaceNamespacedNetworkPolicy({ name, namespace, body }));
+        }
+        return;
+      } catch (err) {
+        const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
+        if (attempt >= 5 || (code !== 409 && code !== 404)) throw err;
+      }
     }
+  };
+
+  /** A partition's policies, created excluding their initiators' unions, then the other policies rewritten; all or nothing. */
+  const createPartition = (bodies: FaultBody[], now: number) =>
+    serially(async () => {
+      const adding = bodies.flatMap((b) => (b.kind === 'NetworkPolicy' ? [b.body] : []));
+      const created = partitionExclusions(await listPartitionPolicies(), { now, adding }).create.map((body) => ({ kind: 'NetworkPolicy' as const, body }));
+      await createAll(created);
+      try {
+        await reconcilePartitions(now);
+      } catch (err) {
+        for (const o of created) await remove({ kind: o.kind, name: o.body.metadata!.name! }).catch((e: Error) => warn(`rollback: ${e.message}`));
+        await reconcilePartitions(now).catch((e: Error) => warn(`rollback: ${e.message}`));
+        throw err;
+      }
+    });
+
+  /**
+   * Deletes the faults' objects, then (when a partition went, or when asked) rewrites the remaining partition policies,
+   * so that a peer no longer partitioned is reachable again; the rewrite is tried even when a delete failed.
+   */
+  const removeAll = async (faults: LiveFault[], now: number, reconcile = faults.some((f) => f.kind === 'network-partition')) => {
+    let failure: unknown;
+    try {
+      for (const fault of faults) {
+        for (const o of fault.objects) await remove(o);
+        await annotations.end(fault.grafanaAnnotationId, now);
+      }
+    } catch (err) {
+      failure = err;
+    }
+    if (reconcile) {
+      await serially(() => reconcilePartitions(now)).catch((err: Error) => {
+        if (failure === undefined) failure = err;
+        else warn(`partitions: ${err.message}`);
+      });
+    }
+    if (failure !== undefined) throw failure;
   };
 
   const bodiesFor = (planned: PlannedFault, fault: FaultIdentity) =>
@@ -185,7 +247,7 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
       const grafanaAnnotationId = await annotations.start({ ...fault, startedAt: now });
       const bodies = bodiesFor(planned, { ...fault, ...(grafanaAnnotationId === undefined ? {} : { grafanaAnnotationId }) });
       try {
-        await createAll(bodies);
+        await (planned.kind === 'network-partition' ? createPartition(bodies, now) : createAll(bodies));
       } catch (err) {
         await annotations.end(grafanaAnnotationId, Date.now());
         throw err;
@@ -215,11 +277,15 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
       return fault;
     },
 
-    /** Removes the faults past their expiry (or all of them): what a dead drill or controller left behind. */
+    /**
+     * Removes the faults past their expiry (or all of them): what a dead drill or controller left behind. The partition
+     * policies left are rewritten every pass, even when nothing expired, which also mends what a drill that died
+     * halfway through a partition change left (a removed peer still excluded by the others).
+     */
     async cleanup({ all = false, now = Date.now() }: { all?: boolean; now?: number } = {}): Promise<{ removed: LiveFault[]; kept: LiveFault[] }> {
       const faults = await this.faults();
       const removed = faults.filter((f) => all || f.expiresAt <= now);
-      await removeAll(removed, now);
+      await removeAll(removed, now, true);
       return { removed, kept: faults.filter((f) => !removed.includes(f)) };
     },
   };

@@ -2,10 +2,10 @@
 // driver would create, printed as YAML. It needs no cluster, so it also checks a drill for Kubernetes in CI.
 import { stringify } from 'yaml';
 import { localEdges, planFault } from '../drill/plan.ts';
-import type { Drill } from '../drill/schema.ts';
+import type { Drill, Fault } from '../drill/schema.ts';
 import { assertNamespaceAllowed, assertSupported, faultsOf } from './guardrails.ts';
 import { shopPodSelector, type FaultIdentity } from './labels.ts';
-import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, markerConfigMap, podKillOptions, type FaultBody } from './objects.ts';
+import { defaultGatewayUrl, defaultK6Image, faultIdentity, faultObjects, markerConfigMap, partitionExclusions, podKillOptions, type FaultBody } from './objects.ts';
 
 export interface KubernetesPlanOptions {
   namespace: string;
@@ -20,20 +20,31 @@ export function describeKubernetesPlan(drill: Drill, opts: KubernetesPlanOptions
   faults.forEach(assertSupported);
   const ctx = { ...opts, k6Image: defaultK6Image, gatewayUrl: defaultGatewayUrl(opts.release, opts.namespace), apiKeySecret: `${opts.release}-api-keys` };
   const lines = [`kubernetes: namespace ${opts.namespace}, release ${opts.release}; ${faults.length} fault(s), each object labelled with its drill and fault and annotated with its expiry`];
-  faults.forEach((fault, i) => {
-    const id = `dry-run-${i + 1}`;
-    if (fault.kind === 'pod-kill') {
-      // Which pods depends on the cluster at run time; the selector and mode do not.
-      const identity: FaultIdentity = { id, drill: drill.name, kind: 'pod-kill', target: fault.selector.service, expiresAt: now + 60_000 };
-      lines.push(`# ${id}: pod-kill, mode ${fault.mode}${fault.value ? ` ${fault.value}` : ''}: delete ready pods matching ${shopPodSelector(opts.release, fault.selector.service)} with gracePeriodSeconds ${podKillOptions.gracePeriodSeconds}; their ReplicaSet replaces them`);
-      lines.push(...asYaml([{ kind: 'ConfigMap', body: markerConfigMap(identity, opts.namespace) }]));
-      return;
-    }
-    const planned = planFault(fault, { replicas: {}, edges: localEdges });
-    lines.push(`# ${id}: ${fault.kind} ${fault.kind === 'flood' ? fault.script : `${fault.selector.service} -> ${fault.target.service} (${fault.direction})`}`);
-    lines.push(...asYaml(faultObjects(planned, faultIdentity(planned, drill.name, id, now), ctx)));
-  });
+  let n = 0;
+  // Faults of one step (a parallel block) are live together, so their partitions are shown as the cluster would hold them.
+  for (const step of [...drill.method, ...drill.rollbacks]) {
+    const planned = faultsOf([step]).map((fault) => ({ fault, id: `dry-run-${++n}` }));
+    const bodies = planned.map(({ fault, id }) => (fault.kind === 'pod-kill' ? [] : objectsOf(fault, id)));
+    const together = partitionExclusions([], { now, adding: bodies.flat().flatMap((b) => (b.kind === 'NetworkPolicy' ? [b.body] : [])) }).create;
+    const settled = (b: FaultBody): FaultBody => (b.kind === 'NetworkPolicy' ? { kind: 'NetworkPolicy', body: together.find((p) => p.metadata?.name === b.body.metadata?.name) ?? b.body } : b);
+    planned.forEach(({ fault, id }, i) => {
+      if (fault.kind === 'pod-kill') {
+        // Which pods depends on the cluster at run time; the selector and mode do not.
+        const identity: FaultIdentity = { id, drill: drill.name, kind: 'pod-kill', target: fault.selector.service, expiresAt: now + 60_000 };
+        lines.push(`# ${id}: pod-kill, mode ${fault.mode}${fault.value ? ` ${fault.value}` : ''}: delete ready pods matching ${shopPodSelector(opts.release, fault.selector.service)} with gracePeriodSeconds ${podKillOptions.gracePeriodSeconds}; their ReplicaSet replaces them`);
+        lines.push(...asYaml([{ kind: 'ConfigMap', body: markerConfigMap(identity, opts.namespace) }]));
+        return;
+      }
+      lines.push(`# ${id}: ${fault.kind} ${fault.kind === 'flood' ? fault.script : `${fault.selector.service} -> ${fault.target.service} (${fault.direction})`}`);
+      lines.push(...asYaml(bodies[i]!.map(settled)));
+    });
+  }
   return lines;
+
+  function objectsOf(fault: Fault, id: string) {
+    const planned = planFault(fault, { replicas: {}, edges: localEdges });
+    return faultObjects(planned, faultIdentity(planned, drill.name, id, now), ctx);
+  }
 }
 
 /** Objects as a YAML stream; a flood's script is summarised, since it is chaos/load's file verbatim. */

@@ -8,6 +8,10 @@ export const labelKeys = {
   drill: 'faultline.dev/drill',
   fault: 'faultline.dev/fault',
   kind: 'faultline.dev/kind',
+  /** On a partition's NetworkPolicy: the component whose pods it selects (the side that initiates)... */
+  initiator: 'faultline.dev/initiator',
+  /** ...and the one it keeps them from reaching, whatever its NotIn says now (objects.ts, partitionExclusions). */
+  peer: 'faultline.dev/peer',
 } as const;
 
 export const annotationKeys = {
@@ -21,6 +25,9 @@ export const managedBy = 'faultline-chaos';
 
 /** Every object the driver created, whatever its fault. */
 export const managedSelector = `${labelKeys.managedBy}=${managedBy}`;
+
+/** Every object of one kind of fault, whatever the fault. */
+export const kindSelector = (kind: FaultKind) => `${managedSelector},${labelKeys.kind}=${kind}`;
 
 /** The objects of one fault. */
 export const faultSelector = (id: string) => `${managedSelector},${labelKeys.fault}=${id}`;

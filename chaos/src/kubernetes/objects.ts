@@ -1,13 +1,13 @@
 // Pure builders: what the Kubernetes driver creates or deletes for each fault. Nothing here talks to a cluster.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { V1ConfigMap, V1Job, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Job, V1LabelSelectorRequirement, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { loadScriptsDir, scenarioOf } from '../drill/k6.ts';
 import { chooseReplicas, localEdges, type Inventory, type PlannedFault } from '../drill/plan.ts';
 import type { Fault } from '../drill/schema.ts';
 import { UsageError } from '../local/runtime.ts';
 import { pins } from '../local/toolchain.ts';
-import { faultMetadata, labelValue, shopPodLabels, type FaultIdentity } from './labels.ts';
+import { expiryOf, faultMetadata, labelKeys, labelValue, shopPodLabels, type FaultIdentity } from './labels.ts';
 
 const nameLabel = 'app.kubernetes.io/name';
 
@@ -86,6 +86,14 @@ export interface PartitionSpec {
  * IPs and would let the peer back in. The price: addresses outside the pod network (the API server, the internet)
  * are cut too while the partition lasts; the shop needs none.
  *
+ * Policies add up: a pod may send what any policy selecting it allows. Two live partitions on one initiator
+ * (gateway -> catalog with gateway -> orders, or `both` on gateway-catalog and orders-catalog, which gives catalog two)
+ * would each allow the other's peer, and neither would cut anything. So every partition policy on an initiator
+ * excludes the union of the peers of all its live partitions, and the driver rewrites the others whenever a partition
+ * comes or goes (partitionExclusions). There is still one policy per fault and initiator, so that a fault's objects
+ * are found and removed by its labels; each is labelled with its initiator and its own peer, so that the union is
+ * recomputed from the cluster alone.
+ *
  * How this differs from the local runtime, where each edge is a Toxiproxy proxy and a partition is a `timeout` toxic:
  * - `from` there drops the target's answers on the selector's own connections (the downstream stream), so requests
  *   arrive and answers never do. A stateful policy cannot drop answers while letting their requests through, so
@@ -94,8 +102,8 @@ export interface PartitionSpec {
  * - The toxic stalls connections that are already open; a policy only refuses new ones with most CNIs (kindnet,
  *   Calico and Cilium keep tracked connections alive), so long-lived clients (ioredis, kafkajs, keep-alive agents)
  *   notice the partition when they reconnect.
- * - Policies add up: if the chart or an operator allows the peer in another Egress policy selecting the same pods,
- *   that allow wins and the partition does nothing.
+ * - If the chart or an operator allows the peer in another Egress policy selecting the same pods, that allow wins
+ *   and the partition does nothing.
  */
 export function partitionPolicies(spec: PartitionSpec): V1NetworkPolicy[] {
   const sides = { to: [[spec.selector, spec.target]], from: [[spec.target, spec.selector]], both: [[spec.selector, spec.target], [spec.target, spec.selector]] }[spec.direction];
@@ -106,7 +114,7 @@ function egressExcept(initiator: string, peer: string, spec: PartitionSpec): V1N
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: { ...faultMetadata(`faultline-${spec.fault.id}-${initiator}`, spec.fault), namespace: spec.namespace },
+    metadata: { ...faultMetadata(`faultline-${spec.fault.id}-${initiator}`, spec.fault, { [labelKeys.initiator]: initiator, [labelKeys.peer]: peer }), namespace: spec.namespace },
     spec: {
       podSelector: { matchLabels: shopPodLabels(spec.release, initiator) },
       policyTypes: ['Egress'],
@@ -120,6 +128,97 @@ function egressExcept(initiator: string, peer: string, spec: PartitionSpec): V1N
       ],
     },
   };
+}
+
+const isPeerExclusion = (e: V1LabelSelectorRequirement) => e.key === nameLabel && e.operator === 'NotIn';
+
+/** The components a partition policy keeps its initiator from reaching (its NotIn); undefined if it has none. */
+export function excludedPeers(policy: V1NetworkPolicy): string[] | undefined {
+  for (const rule of policy.spec?.egress ?? []) {
+    for (const to of rule.to ?? []) {
+      const exclusion = to.podSelector?.matchExpressions?.find(isPeerExclusion);
+      if (exclusion) return [...(exclusion.values ?? [])];
+    }
+  }
+  return undefined;
+}
+
+/** A copy of the policy excluding these components instead; metadata (resourceVersion included) is kept. */
+export function withExcludedPeers(policy: V1NetworkPolicy, peers: string[]): V1NetworkPolicy {
+  const egress = (policy.spec?.egress ?? []).map((rule) => ({
+    ...rule,
+    ...(rule.to
+      ? { to: rule.to.map((to) => (to.podSelector?.matchExpressions ? { ...to, podSelector: { ...to.podSelector, matchExpressions: to.podSelector.matchExpressions.map((e) => (isPeerExclusion(e) ? { ...e, values: [...peers] } : e)) } } : to)) }
+      : {}),
+  }));
+  return { ...policy, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', spec: { ...policy.spec!, egress } };
+}
+
+export interface PartitionExclusions {
+  /** Each initiator (a release's component) with a live partition, and the sorted peers all its partition policies exclude. */
+  exclusions: Array<{ release: string; initiator: string; peers: string[] }>;
+  /** The `adding` policies, each excluding its initiator's union, in the order given. */
+  create: V1NetworkPolicy[];
+  /** The existing policies whose exclusions differ from their initiator's union, rewritten; sorted by name. */
+  replace: V1NetworkPolicy[];
+}
+
+const sameSet = (a: string[], b: string[]) => {
+  const [x, y] = [[...new Set(a)].sort(), [...new Set(b)].sort()];
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * What every partition policy in a namespace must exclude, from the policies alone (pure: no cluster, no state).
+ * `existing` are the policies as listed; `adding` the ones about to be created (partitionPolicies). A partition
+ * policy is one with the network-partition kind, initiator and peer labels and a NotIn on the component label, not
+ * being deleted; anything else (another fault's object, a policy of an older driver) is neither counted nor rewritten.
+ * Policies are grouped by the pods they select (the initiator in the release of their podSelector). In a group, the
+ * union is the sorted peers of the policies not yet expired at `now`: an expired policy's peer is reachable again at
+ * once, and the policy itself, while cleanup has not deleted it yet, is rewritten to the union like the others, since
+ * it selects the same pods and would otherwise let the union's peers through. A group whose policies have all
+ * expired is left as it is (a NotIn needs a value); cleanup deletes them. Idempotent: once the replacements are
+ * applied, nothing is left to replace.
+ */
+export function partitionExclusions(existing: V1NetworkPolicy[], { now, adding = [] }: { now: number; adding?: V1NetworkPolicy[] }): PartitionExclusions {
+  type Member = { policy: V1NetworkPolicy; current: string[]; peer: string; live: boolean; isNew: boolean };
+  const groups = new Map<string, { release: string; initiator: string; members: Member[] }>();
+  const memberOf = (policy: V1NetworkPolicy, isNew: boolean): Member | undefined => {
+    const labels = policy.metadata?.labels ?? {};
+    const [initiator, peer, current] = [labels[labelKeys.initiator], labels[labelKeys.peer], excludedPeers(policy)];
+    if (labels[labelKeys.kind] !== 'network-partition' || !initiator || !peer || !current || policy.metadata?.deletionTimestamp) return undefined;
+    const release = policy.spec?.podSelector?.matchLabels?.['app.kubernetes.io/instance'] ?? '';
+    const key = JSON.stringify([release, initiator]);
+    const group = groups.get(key) ?? { release, initiator, members: [] };
+    groups.set(key, group);
+    const member = { policy, current, peer, live: expiryOf(policy.metadata ?? {}).expiresAt > now, isNew };
+    group.members.push(member);
+    return member;
+  };
+  existing.forEach((p) => memberOf(p, false));
+  const added = adding.map((p) => ({ policy: p, member: memberOf(p, true) }));
+
+  const unionOf = new Map<Member, string[]>();
+  const exclusions: PartitionExclusions['exclusions'] = [];
+  for (const { release, initiator, members } of groups.values()) {
+    const peers = [...new Set(members.filter((m) => m.live).map((m) => m.peer))].sort();
+    if (peers.length === 0) continue;
+    exclusions.push({ release, initiator, peers });
+    for (const m of members) unionOf.set(m, peers);
+  }
+  exclusions.sort((a, b) => byText(a.release, b.release) || byText(a.initiator, b.initiator));
+
+  const create = added.map(({ policy, member }) => {
+    const peers = member && unionOf.get(member);
+    return peers ? withExcludedPeers(policy, peers) : policy;
+  });
+  const replace = [...groups.values()]
+    .flatMap((g) => g.members)
+    .filter((m) => !m.isNew && unionOf.has(m) && !sameSet(m.current, unionOf.get(m)!))
+    .map((m) => withExcludedPeers(m.policy, unionOf.get(m)!))
+    .sort((a, b) => byText(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+  return { exclusions, create, replace };
 }
 
 type Flood = Extract<Fault, { kind: 'flood' }>;

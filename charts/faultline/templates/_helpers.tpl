@@ -104,7 +104,7 @@ prometheus.io/path: /metrics
   verbs: [create, delete, list]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [create, delete, list]
+  verbs: [create, delete, list, update]
 {{- end }}
 
 {{/* Prometheus finds annotated pods in this namespace and labels them as the local runtime does (service, instance_name). */}}
