@@ -29,9 +29,9 @@ fi
 
 step "images faultline/*:$TAG"
 for service in gateway catalog orders kitchen; do
-  docker build -q -f services/Dockerfile --build-arg SERVICE="$service" -t "faultline/$service:$TAG" .
+  docker build -q --target service --build-arg SERVICE="$service" -t "faultline/$service:$TAG" .
 done
-docker build -q -f chaos/Dockerfile -t "faultline/chaos-controller:$TAG" .
+docker build -q --target controller -t "faultline/chaos-controller:$TAG" .
 for image in gateway catalog orders kitchen chaos-controller; do
   "$KIND" load docker-image --name "$CLUSTER" "faultline/$image:$TAG"
 done

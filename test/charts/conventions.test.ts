@@ -99,15 +99,17 @@ describe('the values schema', () => {
 describe('images and the kind cluster agree with the chart', () => {
   const pinnedNode = readFileSync(join(projectRoot, '.nvmrc'), 'utf8').trim();
 
-  it.each(['services/Dockerfile', 'chaos/Dockerfile'])('%s is multi-stage, on the pinned Node, and runs as a non-root user', (file) => {
-    const text = readFileSync(join(projectRoot, file), 'utf8');
+  it('the Dockerfile builds every image multi-stage, on the pinned Node, running as a non-root user', () => {
+    const text = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
     expect(text).toContain(`ARG NODE_VERSION=${pinnedNode}`);
-    const stages = text.split('\n').filter((l) => l.startsWith('FROM '));
-    expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const from of stages) expect(from).toMatch(/^FROM node:\$\{NODE_VERSION\}-/);
-    const finalStage = text.slice(text.lastIndexOf('\nFROM '));
-    expect(finalStage).toMatch(/\nUSER node\n/);
     expect(JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).dependencies.node).toBe(pinnedNode);
+    const stages = text.split('\nFROM ').slice(1).map((stage) => ({ from: stage.split('\n')[0]!, body: stage }));
+    for (const { from } of stages) expect(from).toMatch(/^(node:\$\{NODE_VERSION\}-\S+|manifests) AS [\w-]+$/);
+    for (const target of ['service', 'controller']) {
+      const stage = stages.find((s) => s.from.endsWith(` AS ${target}`));
+      expect(stage?.body, target).toMatch(/\nCOPY --from=\w[\w-]*-deps /);
+      expect(stage?.body, target).toMatch(/\nUSER node\n/);
+    }
   });
 
   it('kind-config.yaml has one control plane and two workers, mapping the chart\'s node ports to loopback', () => {
