@@ -1,4 +1,5 @@
 // The faultline command line: run the shop locally, inspect it, stop it.
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '@faultline/common';
 import { runDemo } from './demo.ts';
@@ -71,21 +72,27 @@ drill
   .command('run')
   .description('run a drill against the stack and judge it: exit 0 on pass, 1 on fail, 2 on bad input')
   .argument('<file>', 'the drill file (YAML)')
-  .addOption(new Option('--platform <platform>', 'where the shop runs; kubernetes needs --dry-run for now').choices(['local', 'kubernetes']).default('local'))
+  .addOption(new Option('--platform <platform>', 'where the shop runs; on kubernetes with --api-effects or --dry-run').choices(['local', 'kubernetes']).default('local'))
   .option('--namespace <namespace>', 'kubernetes: the namespace of the release (default: env FAULTLINE_NAMESPACE, else faultline)')
   .option('--release <name>', 'kubernetes: the Helm release (default: env FAULTLINE_RELEASE, else faultline)')
+  .option('--kubeconfig <path>', 'kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .option('--api-effects', 'kubernetes: run the faults and check what the API server shows of them (pods replaced, policies, Jobs, rollback), without traffic or metrics')
   .option('--report-dir <dir>', 'where DIR/<drill>/ gets journal.json, junit.xml, summary.md and report.html (default: <state-dir>/reports)')
   .option('--dry-run', 'print the plan and touch nothing')
-  .action(async (file: string, flags: { platform: 'local' | 'kubernetes'; namespace?: string; release?: string; reportDir?: string; dryRun?: boolean }) => {
+  .action(async (file: string, flags: { platform: 'local' | 'kubernetes'; namespace?: string; release?: string; kubeconfig?: string; apiEffects?: boolean; reportDir?: string; dryRun?: boolean }) => {
     if (flags.platform === 'local') {
-      if (flags.namespace !== undefined || flags.release !== undefined) throw new UsageError('--namespace and --release go with --platform kubernetes');
+      if (flags.namespace !== undefined || flags.release !== undefined || flags.kubeconfig !== undefined || flags.apiEffects) throw new UsageError('--namespace, --release, --kubeconfig and --api-effects go with --platform kubernetes');
       process.exit(await runDrillCommand(file, opts(), flags));
     }
-    if (!flags.dryRun) throw new UsageError('drill run --platform kubernetes does not drive a cluster yet: drills run on the local runtime; --dry-run prints the objects each fault would create');
-    const { kubernetesDryRun } = await import('./kubernetes/command.ts');
     const drillFile = loadDrillFile(file);
-    for (const line of [...describePlan(drillFile), ...kubernetesDryRun(drillFile, flags)]) console.log(line);
-    console.log('nothing was touched (dry run)');
+    const kubernetes = await import('./kubernetes/command.ts');
+    if (flags.dryRun) {
+      for (const line of [...describePlan(drillFile), ...kubernetes.kubernetesDryRun(drillFile, flags)]) console.log(line);
+      console.log('nothing was touched (dry run)');
+      return;
+    }
+    if (!flags.apiEffects) throw new UsageError('drill run --platform kubernetes runs a drill\'s faults with --api-effects (checked through the API server, without traffic or metrics); --dry-run prints the objects it would create');
+    process.exit(await kubernetes.kubernetesEffectsCommand(drillFile, { ...flags, reportDir: flags.reportDir ?? join(opts().stateDir, 'reports') }));
   });
 drill
   .command('schema')

@@ -72,8 +72,8 @@ describe('faultline drill run --platform kubernetes', () => {
   });
 
   it.each([
-    [['drill', 'run', '--platform', 'kubernetes', drillFile('catalog-outage')], /does not drive a cluster yet/],
-    [['drill', 'run', '--namespace', 'shop', drillFile('catalog-outage')], /--namespace and --release go with --platform kubernetes/],
+    [['drill', 'run', '--platform', 'kubernetes', drillFile('catalog-outage')], /runs a drill's faults with --api-effects/],
+    [['drill', 'run', '--namespace', 'shop', drillFile('catalog-outage')], /--namespace, --release, --kubeconfig and --api-effects go with --platform kubernetes/],
     [['drill', 'run', '--platform', 'kubernetes', '--dry-run', '--release', 'Bad_Name', drillFile('catalog-outage')], /--release "Bad_Name"/],
     [['drill', 'run', '--platform', 'kubernetes', '--dry-run', '--namespace', 'other', drillFile('catalog-outage')], /namespace other is not allowed/],
   ])('exits 2 for %j', (args, message) => {

@@ -3,8 +3,11 @@
 import type { Drill } from '../drill/schema.ts';
 import { UsageError } from '../local/runtime.ts';
 import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describeKubernetesPlan } from './dry-run.ts';
 import { kubernetesPlatform } from './driver.ts';
+import { runDrillEffects } from './effects.ts';
 
 export interface KubernetesCleanupOptions {
   namespace: string;
@@ -28,9 +31,32 @@ export function kubernetesCleanupOptions(flags: { namespace?: string; kubeconfig
 
 /** The objects a drill's faults would create in the cluster; nothing is touched, and no cluster is needed. */
 export function kubernetesDryRun(drill: Drill, flags: { namespace?: string; release?: string }, env: NodeJS.ProcessEnv = process.env): string[] {
+  return describeKubernetesPlan(drill, { ...kubernetesScope(flags, env), release: releaseOf(flags, env) });
+}
+
+function releaseOf(flags: { release?: string }, env: NodeJS.ProcessEnv) {
   const release = flags.release ?? (env.FAULTLINE_RELEASE || 'faultline');
   if (!dnsLabel.test(release)) throw new UsageError(`--release ${JSON.stringify(release)}: ${dnsLabelMessage}`);
-  return describeKubernetesPlan(drill, { ...kubernetesScope(flags, env), release });
+  return release;
+}
+
+/** Runs a drill's faults against the cluster and checks their API effects; writes journal.json; returns the exit code. */
+export async function kubernetesEffectsCommand(drill: Drill, flags: { namespace?: string; release?: string; kubeconfig?: string; reportDir?: string }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const grafana = grafanaFromEnv(env);
+  const platform = kubernetesPlatform({
+    ...kubernetesScope(flags, env),
+    release: releaseOf(flags, env),
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(grafana ? { grafana } : {}),
+  });
+  const journal = await runDrillEffects(drill, platform, { print: (line) => console.log(line) });
+  const dir = join(resolve(flags.reportDir ?? '.faultline/reports'), drill.name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'journal.json'), `${JSON.stringify(journal, null, 2)}\n`);
+  console.log(`\n${journal.verdict === 'pass' ? 'PASS' : 'FAIL'}: drill ${drill.name} ${journal.status} on Kubernetes, API effects only${journal.reason ? ` (${journal.reason})` : ''}`);
+  for (const line of journal.skipped) console.log(`  skipped: ${line}`);
+  console.log(`  journal: ${join(dir, 'journal.json')}`);
+  return journal.verdict === 'pass' ? 0 : 1;
 }
 
 export async function kubernetesCleanupCommand(opts: KubernetesCleanupOptions, env: NodeJS.ProcessEnv = process.env) {

@@ -95,16 +95,21 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
     }
   };
 
-  const listFaultObjects = async (labelSelector: string): Promise<FaultObject[]> => {
+  const listBodies = async (labelSelector: string) => {
     const [policies, jobs, configMaps] = await Promise.all([
       api('list NetworkPolicies', () => networking.listNamespacedNetworkPolicy({ namespace, labelSelector })),
       api('list Jobs', () => batch.listNamespacedJob({ namespace, labelSelector })),
       api('list ConfigMaps', () => core.listNamespacedConfigMap({ namespace, labelSelector })),
     ]);
+    return { policies: policies.items, jobs: jobs.items, configMaps: configMaps.items };
+  };
+
+  const listFaultObjects = async (labelSelector: string): Promise<FaultObject[]> => {
+    const { policies, jobs, configMaps } = await listBodies(labelSelector);
     return [
-      ...policies.items.map((p) => ({ kind: 'NetworkPolicy' as const, metadata: p.metadata })),
-      ...jobs.items.map((j) => ({ kind: 'Job' as const, metadata: j.metadata, finished: jobFinished(j) })),
-      ...configMaps.items.map((c) => ({ kind: 'ConfigMap' as const, metadata: c.metadata })),
+      ...policies.map((p) => ({ kind: 'NetworkPolicy' as const, metadata: p.metadata })),
+      ...jobs.map((j) => ({ kind: 'Job' as const, metadata: j.metadata, finished: jobFinished(j) })),
+      ...configMaps.map((c) => ({ kind: 'ConfigMap' as const, metadata: c.metadata })),
     ];
   };
 
@@ -263,6 +268,13 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions) {
         await removeAll([live!], Date.now());
         throw err;
       }
+    },
+
+    /** One fault's objects as the API server holds them: the evidence that a fault took effect, or is gone. */
+    async faultBodies(id: string) {
+      const { policies, jobs, configMaps } = await listBodies(faultSelector(id));
+      const live = <T extends { metadata?: { deletionTimestamp?: Date } }>(items: T[]) => items.filter((o) => !o.metadata?.deletionTimestamp);
+      return { policies: live(policies), jobs: live(jobs), configMaps: live(configMaps) };
     },
 
     /** Every live fault in the namespace, from its objects. */
