@@ -17,6 +17,18 @@ export default defineConfig({
       },
       // helm lint/template, strict offline schema validation and promtool over charts/; needs `npm run setup`.
       { test: { name: 'charts', include: ['test/charts/**/*.test.ts'], testTimeout: 120_000 } },
+      // A real control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK) per file; needs `npm run setup -- --with-cluster`.
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/cluster/global-setup.ts'],
+          // Each file starts its own control plane; two at once would crowd a 2-core machine.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });
