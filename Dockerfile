@@ -26,13 +26,16 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace services
 FROM manifests AS controller-deps
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace chaos --include-workspace-root=false
 
-FROM node:${NODE_VERSION}-bookworm-slim AS controller
+# What both images run on: Node, the root manifest and the shared runtime kit.
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=controller-deps /app/node_modules node_modules
 COPY package.json ./
 COPY services/common/package.json services/common/
 COPY services/common/src services/common/src
+
+FROM runtime AS controller
+COPY --from=controller-deps /app/node_modules node_modules
 COPY chaos/package.json chaos/
 COPY chaos/bin chaos/bin
 COPY chaos/src chaos/src
@@ -44,14 +47,9 @@ USER node
 ENTRYPOINT ["node", "chaos/bin/faultline.js"]
 CMD ["controller"]
 
-FROM node:${NODE_VERSION}-bookworm-slim AS service
+FROM runtime AS service
 ARG SERVICE
-ENV NODE_ENV=production
-WORKDIR /app
 COPY --from=service-deps /app/node_modules node_modules
-COPY package.json ./
-COPY services/common/package.json services/common/
-COPY services/common/src services/common/src
 COPY services/${SERVICE}/ services/${SERVICE}/
 USER node
 WORKDIR /app/services/${SERVICE}

@@ -104,7 +104,7 @@ describe('images and the kind cluster agree with the chart', () => {
     expect(text).toContain(`ARG NODE_VERSION=${pinnedNode}`);
     expect(JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')).dependencies.node).toBe(pinnedNode);
     const stages = text.split('\nFROM ').slice(1).map((stage) => ({ from: stage.split('\n')[0]!, body: stage }));
-    for (const { from } of stages) expect(from).toMatch(/^(node:\$\{NODE_VERSION\}-\S+|manifests) AS [\w-]+$/);
+    for (const { from } of stages) expect(from).toMatch(/^(node:\$\{NODE_VERSION\}-\S+|manifests|runtime) AS [\w-]+$/);
     for (const target of ['service', 'controller']) {
       const stage = stages.find((s) => s.from.endsWith(` AS ${target}`));
       expect(stage?.body, target).toMatch(/\nCOPY --from=\w[\w-]*-deps /);
