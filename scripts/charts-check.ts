@@ -22,7 +22,14 @@ for (const tool of [chartToolPaths.helm, chartToolPaths.kubeconform, chartToolPa
   }
 }
 
-const roots = process.argv.slice(2).map((p) => resolve(p));
+// Bad arguments are the caller's mistake, not a failed check: exit 2 before anything runs.
+const args = process.argv.slice(2);
+const badArgs = args.filter((a) => a.startsWith('-') || !existsSync(a));
+if (badArgs.length > 0) {
+  console.error(`charts:check: ${badArgs.map((a) => (a.startsWith('-') ? `unknown option ${a}` : `no such folder ${a}`)).join('; ')} (usage: npm run charts:check [-- <charts folder or chart>...])`);
+  process.exit(2);
+}
+const roots = args.map((p) => resolve(p));
 if (roots.length === 0) roots.push(join(projectRoot, 'charts'));
 const charts = roots.flatMap((r) => findCharts(r));
 // Rule tests run for every folder under the roots that has them, chart or not (the rules may land before the chart).

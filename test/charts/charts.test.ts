@@ -1,6 +1,7 @@
 // The charts as CI sees them: helm lint and template per values scenario, strict offline validation of every rendered
 // object against the Kubernetes 1.36 and prometheus-operator schemas, promtool on the alert rules; and proof that the
 // validator rejects what it must, so a green run cannot come from a validator that passes everything.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -104,5 +105,18 @@ ${spec}
   it('rejects a misspelled metadata field and a duplicate key', () => {
     expect(problems('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, lables: {a: b}}\n')).toEqual([expect.stringMatching(/^\/metadata: additional properties 'lables' not allowed/)]);
     expect(() => splitManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "1", a: "2"}\n')).toThrow(/unique/);
+  });
+});
+
+describe('npm run charts:check', () => {
+  const script = join(projectRoot, 'scripts/charts-check.ts');
+  it.each([
+    [['--bogus'], 'unknown option --bogus'],
+    [['/nonexistent-charts'], 'no such folder /nonexistent-charts'],
+  ])('exits 2 on %j before checking anything', (args, message) => {
+    const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe('');
   });
 });
