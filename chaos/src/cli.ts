@@ -102,6 +102,20 @@ drill
   });
 
 program
+  .command('bench')
+  .description('benchmarks on the local runtime; `bench overload`: capacity, goodput at 1×, 3× and 10× capacity with resilience on and off, detection and recovery timings, middleware overhead (starts and stops its own stack)')
+  .argument('<benchmark>', 'which benchmark: overload')
+  .option('--json', 'print one JSON object with every figure (progress goes to stderr)')
+  .option('--report-dir <dir>', 'where bench.json, report.html and the k6 summaries go (default: <state-dir>/reports/bench)')
+  .option('--quick', 'shorter steps and 3 trials per timing instead of 5')
+  .option('--objective-ms <ms>', 'the latency objective for admitted orders, p99 (default 1500)')
+  .action(async (benchmark: string, flags: Record<string, unknown>) => {
+    if (benchmark !== 'overload') throw new UsageError(`bench: unknown benchmark "${benchmark}" (known: overload)`);
+    const { runBenchCommand } = await import('./bench/command.ts');
+    process.exit(await runBenchCommand(opts(), flags));
+  });
+
+program
   .command('cleanup')
   .description("remove faults past their deadline (or --all) that a dead drill left behind; the supervisor (local) or the controller (kubernetes) also does this by itself")
   .option('--all', 'remove every recorded fault now, deadline or not')

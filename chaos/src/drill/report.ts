@@ -40,31 +40,36 @@ export async function fetchSeries(prometheus: string, journal: Journal): Promise
   );
 }
 
-const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+export const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 const colours = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c'];
 
-function chartSvg(title: string, series: Series[], journal: Journal): string {
+/** The frame of a line chart: the x range and its tick labels, and shaded bands (a fault's window). */
+export interface ChartFrame {
+  xMax: number;
+  xTick: (x: number) => string;
+  shades?: Array<{ from: number; to: number; title: string }>;
+}
+
+/** One inline-SVG line chart; the drill report and `faultline bench`'s report both draw with it. */
+export function lineChartSvg(title: string, series: Series[], frame: ChartFrame): string {
   const W = 860;
   const H = 220;
   const pad = { l: 56, r: 16, t: 28, b: 30 };
-  const tMax = Math.max(journal.timings.durationMs, 1);
+  const tMax = Math.max(frame.xMax, 1);
   const all = series.flatMap((s) => s.points.map(([, v]) => v));
   const yMax = (Math.max(0, ...all) || 1) * 1.1;
   const x = (t: number) => pad.l + (t / tMax) * (W - pad.l - pad.r);
   const y = (v: number) => H - pad.b - (v / yMax) * (H - pad.t - pad.b);
-  const offset = Date.parse(journal.startedAt);
-  const shades = journal.faults.map((f) => {
-    const from = Date.parse(f.injectedAt) - offset;
-    const to = (f.recoveredAt ? Date.parse(f.recoveredAt) : Date.parse(journal.endedAt)) - offset;
-    return `<rect class="fault" x="${x(from).toFixed(1)}" y="${pad.t}" width="${Math.max(2, x(to) - x(from)).toFixed(1)}" height="${H - pad.t - pad.b}"><title>${esc(`${f.kind} ${f.target}`)}</title></rect>`;
-  });
+  const shades = (frame.shades ?? []).map(
+    (f) => `<rect class="fault" x="${x(f.from).toFixed(1)}" y="${pad.t}" width="${Math.max(2, x(f.to) - x(f.from)).toFixed(1)}" height="${H - pad.t - pad.b}"><title>${esc(f.title)}</title></rect>`,
+  );
   const lines = series.map((s, i) =>
     s.points.length
       ? `<polyline class="series" fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${s.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`
       : '',
   );
   const ticks = [0, 0.5, 1].map((f) => `<text x="${pad.l - 6}" y="${y(yMax * f / 1.1) + 4}" text-anchor="end">${+(yMax * f / 1.1).toPrecision(3)}</text>`);
-  const xticks = Array.from({ length: 6 }, (_, i) => (tMax * i) / 5).map((t) => `<text x="${x(t)}" y="${H - 10}" text-anchor="middle">${(t / 1000).toFixed(0)} s</text>`);
+  const xticks = Array.from({ length: 6 }, (_, i) => (tMax * i) / 5).map((t) => `<text x="${x(t)}" y="${H - 10}" text-anchor="middle">${frame.xTick(t)}</text>`);
   const legend = series.map((s, i) => `<tspan fill="${colours[i % colours.length]}">■ ${esc(s.label)}${s.points.length ? '' : ' (no data)'}</tspan>`).join('  ');
   return `<figure><svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">
 <text x="${pad.l}" y="18" class="title">${esc(title)}</text><text x="${W - pad.r}" y="18" text-anchor="end" class="legend">${legend}</text>
@@ -73,6 +78,16 @@ ${shades.join('')}
 ${ticks.join('')}${xticks.join('')}
 ${lines.join('\n')}
 </svg></figure>`;
+}
+
+function chartSvg(title: string, series: Series[], journal: Journal): string {
+  const offset = Date.parse(journal.startedAt);
+  const shades = journal.faults.map((f) => ({
+    from: Date.parse(f.injectedAt) - offset,
+    to: (f.recoveredAt ? Date.parse(f.recoveredAt) : Date.parse(journal.endedAt)) - offset,
+    title: `${f.kind} ${f.target}`,
+  }));
+  return lineChartSvg(title, series, { xMax: journal.timings.durationMs, xTick: (t) => `${(t / 1000).toFixed(0)} s`, shades });
 }
 
 export function renderReport(journal: Journal, series: Series[]): string {

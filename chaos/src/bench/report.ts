@@ -1,0 +1,63 @@
+// The bench's HTML page: goodput against offered load (resilience on and off) and the timing distributions,
+// drawn with the drill report's inline-SVG chart helper, so the page is self-contained like the drill report.
+import { esc, lineChartSvg, type Series } from '../drill/report.ts';
+import type { BenchResult } from './command.ts';
+
+const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+
+export function renderBenchReport(r: BenchResult): string {
+  const C = r.capacity.capacityRps;
+  const curve = (mode: 'on' | 'off'): Series => ({
+    chart: 'goodput',
+    label: `resilience ${mode}`,
+    unit: '·C',
+    points: [[0, 0], ...(r.overload[mode]?.steps ?? []).map((s) => [s.multiple, s.goodputFraction] as [number, number])],
+  });
+  const ideal: Series = { chart: 'goodput', label: 'ideal (min(offered, C))', unit: '·C', points: [[0, 0], [1, 1], [Math.max(10, ...r.multiples), 1]] };
+  const xMax = Math.max(...r.multiples, 1);
+  const goodput = lineChartSvg(`Goodput (2xx within ${r.objectiveMs} ms, as a fraction of C = ${C}/s) against offered load (× C)`, [curve('on'), curve('off'), ideal], { xMax, xTick: (x) => `${x.toFixed(1)}×` });
+  const p99 = (mode: 'on' | 'off'): Series => ({ chart: 'p99', label: `resilience ${mode}`, unit: 'ms', points: (r.overload[mode]?.steps ?? []).map((s) => [s.multiple, s.admittedP99Ms ?? 0] as [number, number]) });
+  const latency = lineChartSvg('Admitted (2xx) p99 latency, ms, against offered load (× C)', [p99('on'), p99('off')], { xMax, xTick: (x) => `${x.toFixed(1)}×` });
+  const t = r.timings;
+  const sorted = (label: string, d: { samplesMs: number[] } | undefined): Series => ({ chart: 't', label, unit: 'ms', points: [...(d?.samplesMs ?? [])].sort((a, b) => a - b).map((v, i, all) => [all.length > 1 ? i / (all.length - 1) : 0, v] as [number, number]) });
+  const timingCharts = t
+    ? [
+        lineChartSvg('Catalog cut → breaker open, and heal → breaker closed (ms; trials sorted, x = quantile)', [sorted('cut → open', t.breakerOpenMs), sorted('heal → closed', t.breakerCloseMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
+        lineChartSvg('Kitchen kill → lag drained, and Kafka edge healed → orders accepted (ms; trials sorted)', [sorted('kill → lag drained', t.lagDrainMs), sorted('Kafka heal → accepted', t.kafkaRecoveryMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
+      ]
+    : [];
+  const stepRows = (['on', 'off'] as const).flatMap((mode) =>
+    (r.overload[mode]?.steps ?? []).map(
+      (s) => `<tr><td>${mode}</td><td>${s.multiple}× (${s.offeredRps}/s)</td><td>${s.goodputRps}/s</td><td>${s.goodputFraction.toFixed(2)}</td><td>${s.admittedP99Ms ?? '—'}</td><td>${s.ok}</td><td>${s.shed}</td><td>${s.serverErrors}</td><td>${s.noResponse}</td><td>${s.dropped}</td><td>${s.k6Cores}</td></tr>`,
+    ),
+  );
+  const dist = (name: string, d: { n: number; medianMs?: number; p95Ms?: number } | undefined) => `<tr><td>${esc(name)}</td><td>${d?.n ?? 0}</td><td>${d?.medianMs ?? '—'}</td><td>${d?.p95Ms ?? '—'}</td></tr>`;
+  const goals = r.goals.map((g) => `<tr class="${g.met === true ? 'ok' : g.met === false ? 'bad' : ''}"><td>${g.met === true ? '✔' : g.met === false ? '✘' : '–'}</td><td>${esc(g.name)}</td><td>${esc(g.target)}</td><td>${esc(g.observed)}</td><td>${esc(g.gap ?? '')}</td></tr>`);
+  const o = r.overhead;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>faultline bench overload</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:920px;color:#111}
+table{border-collapse:collapse;width:100%;margin:12px 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
+tr.bad td{background:#fef2f2}tr.ok td:first-child{color:#16a34a}tr.bad td:first-child{color:#dc2626}
+figure{margin:8px 0}svg.chart{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
+svg text{font-size:11px;fill:#444}svg .title{font-size:13px;font-weight:600;fill:#111}svg .legend{font-size:12px}svg .axis{stroke:#999}
+</style></head><body>
+<h1>faultline bench overload ${r.valid ? '' : '<span style="color:#dc2626">(INVALID)</span>'}</h1>
+<p>${esc(r.startedAt)} · ${r.durationS} s · ${r.machine.cores} cores, ${r.machine.memGiB} GiB, Linux ${esc(r.machine.kernel)}, Node ${esc(r.machine.node)} · objective p99 ≤ ${r.objectiveMs} ms, errors &lt; 1% · capacity C = <b>${C}/s</b>${r.invalidReasons.length ? ` · invalid: ${esc(r.invalidReasons.join('; '))}` : ''}</p>
+<h2>Goals</h2>
+<table><tr><th></th><th>goal</th><th>target</th><th>observed</th><th>gap</th></tr>${goals.join('')}</table>
+<h2>Goodput under overload</h2>
+${goodput}
+${latency}
+<table><tr><th>resilience</th><th>offered</th><th>goodput</th><th>·C</th><th>admitted p99 ms</th><th>2xx</th><th>503</th><th>other 5xx</th><th>no answer</th><th>k6 dropped</th><th>k6 cores</th></tr>${stepRows.join('')}</table>
+<p>CPU of a refused (503) request relative to a served one, resilience on: ${r.overload.on?.refusedCpuRatio ?? '—'}. With resilience off nothing is refused: requests time out instead, so there is no such ratio.</p>
+<h2>Detection and recovery</h2>
+<table><tr><th>timing</th><th>trials</th><th>median ms</th><th>p95 ms</th></tr>${t ? [dist('catalog cut → breaker open', t.breakerOpenMs), dist('fast-fail latency while open (menu requests)', t.fastFailMs), dist('heal → breaker closed', t.breakerCloseMs), dist('kitchen kill → lag drained', t.lagDrainMs), dist('Kafka edge healed → orders accepted', t.kafkaRecoveryMs)].join('') : ''}</table>
+${timingCharts.join('\n')}
+<h2>Overhead</h2>
+${o ? `<table><tr><th>gateway</th><th>offered</th><th>served/s</th><th>gateway CPU-s</th><th>orders per gateway core-second</th><th>p99 ms</th></tr><tr><td>full</td><td>${o.full.offeredRps}</td><td>${o.full.servedRps}</td><td>${o.full.gatewayCpuS}</td><td>${o.full.perCoreRps}</td><td>${o.full.admittedP99Ms ?? '—'}</td></tr><tr><td>bare</td><td>${o.bare.offeredRps}</td><td>${o.bare.servedRps}</td><td>${o.bare.gatewayCpuS}</td><td>${o.bare.perCoreRps}</td><td>${o.bare.admittedP99Ms ?? '—'}</td></tr></table><p>Middleware cost: ${pct(o.overheadFraction)} of per-core throughput.</p>` : '<p>not measured</p>'}
+<h2>Notes</h2><ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+</body></html>
+`;
+}

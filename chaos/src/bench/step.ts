@@ -1,0 +1,127 @@
+// One k6 step of the benchmark: a constant arrival rate for a few seconds, with the CPU that k6 and the shop used.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startK6 } from '../drill/k6.ts';
+import { fetchStatus } from '../local/runtime.ts';
+import { k6Bottleneck, type StepCounts } from './stats.ts';
+
+const ticksPerSecond = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used, or undefined once it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime and stime are fields 14 and 15
+  } catch {
+    return undefined;
+  }
+}
+
+export interface BenchTarget {
+  portBase: number;
+  gateway: string;
+  apiKey: string;
+  dir: string;
+  run: string;
+  objectiveMs: number;
+}
+
+/** The shop's processes (replicas, Redis, Kafka, Toxiproxy), by name: not Prometheus or Jaeger, which watch it. */
+export async function shopPids(portBase: number): Promise<Record<string, number>> {
+  const s = await fetchStatus({ portBase });
+  if (!s) throw new Error(`the stack on port base ${portBase} does not answer`);
+  return Object.fromEntries(s.components.filter((c) => c.pid && !['prometheus', 'jaeger'].includes(c.name)).map((c) => [c.name, c.pid!]));
+}
+
+export const sumCpu = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuSeconds(p) ?? 0]));
+
+export interface StepResult extends StepCounts {
+  label: string;
+  /** k6's CPU over the step, in cores. */
+  k6Cores: number;
+  /** Shop CPU seconds over the step, all processes, and the gateway's alone. */
+  shopCpuS: number;
+  gatewayCpuS: number;
+  /** Why k6 may have been the bottleneck; empty when it was not. */
+  k6Limits: string[];
+}
+
+export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number } = {}): Promise<StepResult> {
+  const pids = await shopPids(t.portBase);
+  const gatewayPid = opts.gatewayPid ?? pids['gateway-0']!;
+  const before = sumCpu(pids);
+  const gwBefore = cpuSeconds(gatewayPid) ?? 0;
+  process.env.FAULTLINE_OBJECTIVE_MS = String(t.objectiveMs); // read by chaos/load/bench.js (startK6 passes the environment on)
+  const maxVUs = Math.min(3000, Math.max(50, Math.ceil(rate * 2)));
+  const started = Date.now();
+  const k6 = await startK6(
+    { kind: 'load', script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs } as never,
+    { name: label, gateway: opts.gatewayUrl ?? t.gateway, apiKey: t.apiKey, run: t.run, dir: t.dir },
+  );
+  let k6Cpu = 0;
+  const sampler = setInterval(() => (k6Cpu = cpuSeconds(k6.pid!) ?? k6Cpu), 250);
+  await k6.done().catch((err: Error) => {
+    clearInterval(sampler);
+    throw err;
+  });
+  clearInterval(sampler);
+  const wallS = (Date.now() - started) / 1000;
+  const after = sumCpu(pids);
+  const shopCpuS = Object.keys(pids).reduce((sum, n) => sum + Math.max(0, after[n]! - before[n]!), 0);
+  const gatewayCpuS = Math.max(0, (cpuSeconds(gatewayPid) ?? gwBefore) - gwBefore);
+  const file = join(t.dir, `${label}.summary.json`);
+  if (!existsSync(file)) throw new Error(`k6 left no summary for ${label}`);
+  const m = (JSON.parse(readFileSync(file, 'utf8')) as { metrics: Record<string, Record<string, number> | undefined> }).metrics;
+  const count = (name: string) => m[name]?.count ?? 0;
+  const counts: StepCounts = {
+    offeredRps: rate,
+    durationS,
+    iterations: count('iterations'),
+    dropped: count('dropped_iterations'),
+    ok: count('bench_2xx'),
+    good: count('bench_good'),
+    limited: count('bench_429'),
+    shed: count('bench_503'),
+    serverErrors: count('bench_5xx_other'),
+    clientErrors: count('bench_4xx_other'),
+    noResponse: count('bench_no_response'),
+    ...(m.bench_admitted_ms?.['p(99)'] !== undefined ? { admittedP99Ms: Math.round(m.bench_admitted_ms['p(99)']) } : {}),
+  };
+  const k6Cores = k6Cpu / Math.max(wallS, 1);
+  return { label, ...counts, k6Cores: Math.round(k6Cores * 100) / 100, shopCpuS: Math.round(shopCpuS * 100) / 100, gatewayCpuS: Math.round(gatewayCpuS * 100) / 100, k6Limits: k6Bottleneck(counts, k6Cores) };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sums a metric over replicas' /metrics (optionally matching label pairs), read directly without waiting for a scrape. */
+export async function scrape(url: string, metric: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1000) })
+    .then((r) => (r.ok ? r.text() : undefined))
+    .catch(() => undefined);
+  if (text === undefined) return undefined;
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Waits (bounded) until kitchen's lag is back under a few orders, so that one step's backlog does not refuse the next. */
+export async function drainLag(orderUrls: string[], maxMs = 20_000) {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    const lags = await Promise.all(orderUrls.map((u) => scrape(u, 'kafka_consumergroup_lag')));
+    if (lags.every((l) => (l ?? 0) <= 5)) return;
+    await sleep(500);
+  }
+}
+
+/** A few seconds of light load before measuring, so that a cold stack (JIT, connection pools, Kafka metadata) does not fail a step that a warm one passes. */
+export async function warmUp(t: BenchTarget, orderUrls: string[], print: (l: string) => void, rate = 20, durationS = 5) {
+  print(`  warm-up: ${rate}/s for ${durationS} s (not measured)`);
+  await runStep(t, `warmup-${Date.now().toString(36)}`, rate, durationS);
+  await drainLag(orderUrls);
+}
