@@ -15,9 +15,10 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const stateDir = mkdtempSync(join(tmpdir(), 'faultline-it-'));
-  // Limits low enough that a test can reach them with a few hundred requests.
+  // Limits low enough that a test can reach them with a few hundred requests. Admission leaves room above the
+  // 50/s rate limit, so that traffic-flood's flood reaches the limiter rather than being shed before it.
   const settings = {
-    gateway: { RATE_LIMIT_RPS: '50', RATE_LIMIT_BURST: '50', ADMISSION_CONCURRENCY: '8', ADMISSION_QUEUE: '4' },
+    gateway: { RATE_LIMIT_RPS: '50', RATE_LIMIT_BURST: '50', ADMISSION_CONCURRENCY: '12', ADMISSION_QUEUE: '4' },
     orders: { MAX_KITCHEN_LAG: '100' },
   };
   const opts = { ...defaultOptions(), portBase: 27400, stateDir, settings };
