@@ -5,25 +5,11 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../chaos/src/cluster/harness.ts';
+import { waitFor as sharedWaitFor } from '../support/shop.ts';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `probe` returns something truthy; the last value seen goes into the failure message. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(250);
-  }
-}
+/** The suites' waitFor, with a control plane's longer default patience. */
+export const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000) => sharedWaitFor(what, probe, timeoutMs);
 
 export function clients(kubeconfig: string) {
   const kc = new KubeConfig();

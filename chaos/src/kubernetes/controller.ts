@@ -1,18 +1,16 @@
 // The in-cluster chaos controller: the Kubernetes counterpart of the local fault agent. Every interval it removes the
 // faults past their expiry in each allowed namespace (so chaos ends even when the drill that made it died) and exports
 // the ones still alive as metrics. It holds no state: the objects' labels and annotations are the record.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { createApp, createLogger, serve, type Logger } from '@faultline/common';
+import { faultGauges } from '../fault-metrics.ts';
 import { controllerConfig } from './config.ts';
 import { kubernetesPlatform } from './driver.ts';
 import type { LiveFault } from './labels.ts';
 
-const faultLabels = ['drill', 'kind', 'target'] as const;
-
 export function controllerMetrics(registry: Registry) {
   return {
-    active: new Gauge({ name: 'faultline_fault_active', help: 'Faults in effect now, by drill, kind and target (1 while active).', labelNames: faultLabels, registers: [registry] }),
-    expiry: new Gauge({ name: 'faultline_fault_expiry_timestamp_seconds', help: 'When each active fault must be gone, as a Unix time in seconds.', labelNames: faultLabels, registers: [registry] }),
+    ...faultGauges(registry),
     reconciles: new Counter({ name: 'faultline_controller_reconciles_total', help: 'Reconcile passes run.', registers: [registry] }),
     errors: new Counter({ name: 'faultline_controller_reconcile_errors_total', help: 'Reconcile passes that failed in a namespace, by namespace.', labelNames: ['namespace'] as const, registers: [registry] }),
     removed: new Counter({ name: 'faultline_controller_faults_removed_total', help: 'Faults removed at their expiry by the controller, by kind.', labelNames: ['kind'] as const, registers: [registry] }),

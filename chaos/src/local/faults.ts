@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
+import { faultGauges } from '../fault-metrics.ts';
 import { probeEdge, type EdgeProbeResult, type EdgeProtocol } from './edge-probe.ts';
 import { edges, type EdgeName } from './layout.ts';
 import type { Toxic, createToxiproxy } from './toxiproxy.ts';
@@ -66,9 +67,7 @@ export class FaultAgent {
     this.toxiproxy = toxiproxy;
     this.proxyPort = proxyPort;
     this.file = file;
-    this.active = new Gauge({ name: 'faultline_fault_active', help: 'Faults in effect now, by drill, kind and target (1 while active).', labelNames: ['drill', 'kind', 'target'] as const, registers: [registry] });
-    // The deadline beside each active fault, so an alert can catch one that outlives it (the Kubernetes controller exports the same pair).
-    this.expiry = new Gauge({ name: 'faultline_fault_expiry_timestamp_seconds', help: 'When each active fault must be gone, as a Unix time in seconds.', labelNames: ['drill', 'kind', 'target'] as const, registers: [registry] });
+    ({ active: this.active, expiry: this.expiry } = faultGauges(registry));
   }
 
   start() {
