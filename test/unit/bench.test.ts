@@ -81,13 +81,14 @@ describe('bench flags', () => {
     expect(() => checkBenchFlags({ reportDir: '/dev/null/reports' }, dir)).toThrow(/--report-dir/);
   });
 
-  it('exits 2 on bad input from the command line, before starting anything', () => {
-    const cli = join(import.meta.dirname, '../../chaos/src/cli.ts');
-    const node = join(import.meta.dirname, '../../node_modules/.bin/node');
-    const run = (...args: string[]) => spawnSync(node, [cli, '--port-base', '31990', '--state-dir', mkdtempSync(join(tmpdir(), 'bench-cli-')), 'bench', ...args], { encoding: 'utf8', timeout: 30_000 });
-    for (const args of [['overload', '--frobnicate'], ['latency'], ['overload', '--objective-ms', 'x'], ['overload', '--report-dir', '/dev/null/reports']]) {
-      const r = run(...args);
-      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
-    }
-  });
+  it.each([[['overload', '--frobnicate']], [['latency']], [['overload', '--objective-ms', 'x']], [['overload', '--report-dir', '/dev/null/reports']]])(
+    'faultline bench %j exits 2 before starting anything',
+    (args) => {
+      const cli = join(import.meta.dirname, '../../chaos/src/cli.ts');
+      const node = join(import.meta.dirname, '../../node_modules/.bin/node');
+      const stateDir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+      const r = spawnSync(node, [cli, '--port-base', '31990', '--state-dir', stateDir, 'bench', ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(2);
+    },
+  );
 });
