@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
 import { allPorts, defaultOptions } from '../../chaos/src/local/layout.ts';
 import { runtimeOptions } from '../../chaos/src/options.ts';
 import { UsageError } from '../../chaos/src/local/runtime.ts';
+import { writableReportDir } from '../../chaos/src/report-dir.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
 describe('service configuration', () => {
@@ -96,9 +99,29 @@ describe('the CLI answers bad input with exit 2', () => {
     [['up', '--set', 'gateway.API_KEYS=x:y'], /API_KEYS is wired by the runtime/],
     [['status', '--bogus'], /unknown option '--bogus'/],
     [['launch'], /unknown command 'launch'/],
+    [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/proc/faultline-reports'], /--report-dir: cannot write to \/proc\/faultline-reports\/catalog-outage/],
+    [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/dev/null/reports'], /--report-dir: cannot write to \/dev\/null\/reports\/catalog-outage/],
+    [['drill', 'run', '--platform', 'kubernetes', '--api-effects', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/dev/null/reports'], /--report-dir: cannot write to \/dev\/null\/reports/],
   ])('faultline %j', (args, message) => {
     const r = cli(args, { FAULTLINE_STATE_DIR: '/nonexistent-faultline-state' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('report folders', () => {
+  it('creates a missing folder, level by level, and returns its absolute path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reports-'));
+    expect(writableReportDir(join(dir, 'a', 'b'))).toBe(join(dir, 'a', 'b'));
+    expect(statSync(join(dir, 'a', 'b')).isDirectory()).toBe(true);
+  });
+  it.each([['/proc/faultline-reports'], ['/dev/null/reports']])('refuses %s with a UsageError naming the flag, at once', (dir) => {
+    expect(() => writableReportDir(dir)).toThrow(UsageError);
+    expect(() => writableReportDir(dir, '--out')).toThrow(/^--out: cannot write to/);
+  });
+  it('refuses a file where a folder is wanted', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'reports-')), 'file');
+    writeFileSync(file, '');
+    expect(() => writableReportDir(file)).toThrow(/not a folder/);
   });
 });

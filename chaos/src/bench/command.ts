@@ -2,7 +2,7 @@
 // timings, and middleware overhead, on the local runtime with k6's open-model executors. Goals are reported with
 // their gaps, never asserted: the exit code is 0 for a valid run, 1 when k6 (not the shop) limited the capacity
 // search or the run broke, 2 on bad input.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { release, totalmem, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { findCapacity, type CapacityResult } from './capacity.ts';
 import { overload, type OverloadResult } from './overload.ts';
 import { measureOverhead, type OverheadResult } from './overhead.ts';
 import { renderBenchReport } from './report.ts';
+import { writableReportDir } from '../report-dir.ts';
 import { atLeast, atMost, type Goal } from './stats.ts';
 import { warmUp, type BenchTarget } from './step.ts';
 import { measureTimings, type TimingsResult } from './timings.ts';
@@ -46,13 +47,7 @@ export type BenchFlags = z.infer<typeof benchFlags>;
 export function checkBenchFlags(flags: Record<string, unknown>, stateDir: string) {
   const parsed = benchFlags.safeParse(flags);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('\n'));
-  const reportDir = parsed.data.reportDir ?? join(stateDir, 'reports', 'bench');
-  try {
-    mkdirSync(reportDir, { recursive: true });
-    accessSync(reportDir, constants.W_OK);
-  } catch (err) {
-    throw new UsageError(`--report-dir: cannot write to ${reportDir} (${(err as Error).message})`);
-  }
+  const reportDir = writableReportDir(parsed.data.reportDir ?? join(stateDir, 'reports', 'bench'));
   return { ...parsed.data, reportDir, objectiveMs: parsed.data.objectiveMs ?? 1500 };
 }
 

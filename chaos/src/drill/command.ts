@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { cleanupRecordedFaults } from '../local/faults.ts';
 import { paths, portsFor, type RuntimeOptions } from '../local/layout.ts';
 import { createToxiproxy } from '../local/toxiproxy.ts';
@@ -9,6 +9,7 @@ import { localPlatform } from './platform-local.ts';
 import { fetchSeries } from './report.ts';
 import { runDrill } from './runner.ts';
 import { UsageError } from '../local/runtime.ts';
+import { writableReportDir } from '../report-dir.ts';
 
 /** `faultline drill run`: returns the exit code, 0 pass or 1 fail; bad input throws a UsageError (exit 2). */
 export async function runDrillCommand(file: string, opts: RuntimeOptions, flags: { reportDir?: string; dryRun?: boolean }): Promise<number> {
@@ -28,7 +29,7 @@ export async function runDrillCommand(file: string, opts: RuntimeOptions, flags:
 /** Runs a drill file and writes its journal and reports to `reportDir/<drill>/`, printing the verdict. */
 export async function runAndReport(file: string, opts: RuntimeOptions, reportDir: string) {
   const drill = loadDrillFile(file);
-  const dir = join(resolve(reportDir), drill.name);
+  const dir = writableReportDir(join(reportDir, drill.name));
   const journal = await runDrill(drill, file, { portBase: opts.portBase, reportDir: dir, print: (line) => console.log(line) });
   const status = await localPlatform(opts.portBase).status().catch(() => undefined);
   const series = status ? await fetchSeries(status.urls.prometheus, journal) : [];

@@ -3,8 +3,9 @@
 import type { Drill } from '../drill/schema.ts';
 import { UsageError } from '../local/runtime.ts';
 import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writableReportDir } from '../report-dir.ts';
 import { describeKubernetesPlan } from './dry-run.ts';
 import { kubernetesPlatform } from './driver.ts';
 import { runDrillEffects } from './effects.ts';
@@ -42,6 +43,7 @@ function releaseOf(flags: { release?: string }, env: NodeJS.ProcessEnv) {
 
 /** Runs a drill's faults against the cluster and checks their API effects; writes journal.json; returns the exit code. */
 export async function kubernetesEffectsCommand(drill: Drill, flags: { namespace?: string; release?: string; kubeconfig?: string; reportDir?: string }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const dir = writableReportDir(join(flags.reportDir ?? '.faultline/reports', drill.name));
   const grafana = grafanaFromEnv(env);
   const platform = kubernetesPlatform({
     ...kubernetesScope(flags, env),
@@ -50,8 +52,6 @@ export async function kubernetesEffectsCommand(drill: Drill, flags: { namespace?
     ...(grafana ? { grafana } : {}),
   });
   const journal = await runDrillEffects(drill, platform, { print: (line) => console.log(line) });
-  const dir = join(resolve(flags.reportDir ?? '.faultline/reports'), drill.name);
-  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'journal.json'), `${JSON.stringify(journal, null, 2)}\n`);
   console.log(`\n${journal.verdict === 'pass' ? 'PASS' : 'FAIL'}: drill ${drill.name} ${journal.status} on Kubernetes, API effects only${journal.reason ? ` (${journal.reason})` : ''}`);
   for (const line of journal.skipped) console.log(`  skipped: ${line}`);
