@@ -1,11 +1,11 @@
 // npm run charts:check [-- <charts folder or chart>...]: lints, renders and strictly validates every chart offline,
-// runs promtool on its alert rules, and prints what each values scenario requests. Exits 1 on any failure.
+// runs promtool on its alert rules and rendered Prometheus configuration, and prints what each values scenario requests. Exits 1 on any failure.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { findCharts, helmLint, helmTemplate, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, shortPath, validateManifests } from '../chaos/src/charts/check.ts';
+import { findCharts, helmLint, helmTemplate, promtoolCheckRenderedConfigs, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, shortPath, validateManifests } from '../chaos/src/charts/check.ts';
 import { splitManifests } from '../chaos/src/charts/manifests.ts';
 import { requestsTable, workloadRequests } from '../chaos/src/charts/resources.ts';
-import { kubeSchemaVersion, projectRoot, chartToolPaths } from '../chaos/src/local/toolchain.ts';
+import { kubeSchemaVersion, pins, projectRoot, chartToolPaths } from '../chaos/src/local/toolchain.ts';
 
 const started = Date.now();
 const failures: string[] = [];
@@ -62,6 +62,10 @@ for (const chart of charts) {
     const report = validateManifests(render.output, manifests);
     if (report.failures.length === 0) console.log(`  ✓ strict schema validation (Kubernetes ${kubeSchemaVersion} + prometheus-operator CRDs): ${report.valid} valid`);
     for (const f of report.failures) fail(`schema ${label}: ${f.resource}${f.source ? ` (${f.source})` : ''}`, f.problems.join('\n'));
+    const prometheus = promtoolCheckRenderedConfigs(manifests);
+    if (!prometheus.ok) fail(`promtool check config ${label}`, prometheus.output);
+    else if (prometheus.configMaps.length) console.log(`  ✓ promtool check config + rules (${pins.promtool.release}, with Kubernetes discovery): ConfigMap ${prometheus.configMaps.join(', ')}`);
+    else console.log('  · no prometheus.yml rendered (the chart\'s Prometheus is off in this scenario)');
     try {
       console.log(`\n  requests, scenario ${s.name}:\n${indent(requestsTable(workloadRequests(manifests)), 4)}\n`);
     } catch (err) {

@@ -1,11 +1,11 @@
 // The charts as CI sees them: helm lint and template per values scenario, strict offline validation of every rendered
-// object against the Kubernetes 1.36 and prometheus-operator schemas, promtool on the alert rules; and proof that the
-// validator rejects what it must, so a green run cannot come from a validator that passes everything.
+// object against the Kubernetes 1.36 and prometheus-operator schemas, promtool on the alert rules and the rendered
+// Prometheus configuration; and proof that the validators reject what they must, so a green run cannot come from a validator that passes everything.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findCharts, helmLint, helmTemplate, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../chaos/src/charts/check.ts';
+import { findCharts, helmLint, helmTemplate, promtoolCheckRenderedConfigs, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../chaos/src/charts/check.ts';
 import { splitManifests } from '../../chaos/src/charts/manifests.ts';
 import { sumRequests, workloadRequests } from '../../chaos/src/charts/resources.ts';
 import { projectRoot, chartToolPaths } from '../../chaos/src/local/toolchain.ts';
@@ -42,6 +42,15 @@ describe.each(charts.map((c) => [c.slice(projectRoot.length + 1), c]))('%s', (_,
       const steady = sumRequests(workloadRequests(manifests), 'steady');
       expect(steady.memory).toBeGreaterThan(0);
       expect(steady.cpu).toBeGreaterThan(0);
+    });
+
+    it('renders a Prometheus configuration that promtool accepts, with its rules, when the chart runs Prometheus', () => {
+      const manifests = splitManifests(helmTemplate(chart, scenario).output);
+      const check = promtoolCheckRenderedConfigs(manifests);
+      expect(check.ok, check.output).toBe(true);
+      const runsPrometheus = manifests.some((m) => m.kind === 'Deployment' && m.name.endsWith('-prometheus'));
+      expect(check.configMaps.length > 0).toBe(runsPrometheus);
+      if (runsPrometheus) expect(check.output).toMatch(/SUCCESS: \d+ rules found/);
     });
   });
 });
@@ -105,6 +114,20 @@ ${spec}
   it('rejects a misspelled metadata field and a duplicate key', () => {
     expect(problems('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, lables: {a: b}}\n')).toEqual([expect.stringMatching(/^\/metadata: additional properties 'lables' not allowed/)]);
     expect(() => splitManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: "1", a: "2"}\n')).toThrow(/unique/);
+  });
+});
+
+describe('the Prometheus configuration check', () => {
+  const configMap = (prometheusYml: string) =>
+    splitManifests(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\ndata:\n  prometheus.yml: |\n${prometheusYml.replace(/^/gm, '    ')}\n`);
+  const job = (sd: string) => `scrape_configs:\n  - job_name: shop\n    kubernetes_sd_configs:\n      - ${sd}\n`;
+  it('accepts Kubernetes pod discovery in the own namespace', () => {
+    const check = promtoolCheckRenderedConfigs(configMap(job('{role: pod, namespaces: {own_namespace: true}}')));
+    expect(check, check.output).toMatchObject({ ok: true, configMaps: ['p'] });
+  });
+  it('rejects an unknown discovery role and a misspelled field', () => {
+    expect(promtoolCheckRenderedConfigs(configMap(job('{role: pods}'))).output).toMatch(/unknown Kubernetes SD role "pods"/);
+    expect(promtoolCheckRenderedConfigs(configMap(job('{role: pod, namespace: {own_namespace: true}}'))).output).toMatch(/field namespace not found/);
   });
 });
 

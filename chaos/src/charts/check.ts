@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { helmEnv, kubeSchemaVersion, projectRoot, chartToolPaths } from '../local/toolchain.ts';
 import { manifestId, splitManifests, type Manifest } from './manifests.ts';
@@ -7,7 +8,7 @@ import { manifestId, splitManifests, type Manifest } from './manifests.ts';
 /**
  * The steps of `npm run charts:check`, one function each so the script and the vitest `charts` project run
  * the same checks: helm lint and template per values scenario, strict offline schema validation with
- * kubeconform, and promtool on the alert rules.
+ * kubeconform, promtool on the alert rules and on each rendered Prometheus configuration.
  */
 
 export const releaseName = 'faultline';
@@ -135,4 +136,34 @@ export function promtoolTestRules(testFile: string): StepResult {
 export function shortPath(p: string) {
   const rel = relative(process.cwd(), p);
   return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+}
+
+export interface PrometheusConfigCheck extends StepResult {
+  /** The ConfigMaps checked: those carrying a prometheus.yml. */
+  configMaps: string[];
+}
+
+/**
+ * `promtool check config` on the prometheus.yml of every rendered ConfigMap that has one, and `promtool check rules` on the
+ * rule files beside it: what the pod would load. --syntax-only, because rule_files and credentials point into the pod.
+ */
+export function promtoolCheckRenderedConfigs(manifests: Manifest[]): PrometheusConfigCheck {
+  const configMaps = manifests.filter((m) => m.kind === 'ConfigMap' && typeof (m.object.data as Record<string, unknown> | undefined)?.['prometheus.yml'] === 'string');
+  const outputs: string[] = [];
+  for (const cm of configMaps) {
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-prometheus-'));
+    try {
+      const data = cm.object.data as Record<string, string>;
+      for (const [file, text] of Object.entries(data)) writeFileSync(join(dir, file), text);
+      const rules = Object.keys(data).filter((f) => f !== 'prometheus.yml' && /\.ya?ml$/.test(f));
+      for (const args of [['check', 'config', '--syntax-only', 'prometheus.yml'], ...(rules.length ? [['check', 'rules', ...rules]] : [])]) {
+        const r = run(chartToolPaths.promtool, args, { cwd: dir });
+        outputs.push(`${cm.name}: promtool ${args.join(' ')}\n${`${r.stdout}${r.stderr}`.trim()}`);
+        if (r.status !== 0) return { ok: false, output: outputs.join('\n'), configMaps: configMaps.map((c) => c.name) };
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return { ok: true, output: outputs.join('\n'), configMaps: configMaps.map((c) => c.name) };
 }

@@ -23,6 +23,9 @@ export const pins = {
   // Chart tooling. Built with Helm's own release ldflags, so it reports its version and assumes Kubernetes 1.36 without --kube-version.
   helm: { module: 'helm.sh/helm/v3', version: 'v3.21.4', kubeVersion: '1.36' },
   kubeconform: { module: 'github.com/yannh/kubeconform', version: 'v0.7.0' },
+  // Checks the chart's prometheus.yml: Debian's promtool has no Kubernetes service discovery. The chart runs Prometheus
+  // v2.53.5, which the Go proxy does not serve; v2.53.3 is the newest 2.53 it has, and patch releases keep the config format.
+  promtool: { module: 'github.com/prometheus/prometheus', version: 'v0.53.3', release: 'v2.53.3' },
   // Only for scripts/kind/up.sh (`setup --with-kind`); its default node image is Kubernetes 1.37.0.
   kind: { module: 'sigs.k8s.io/kind', version: 'v0.33.0' },
   // The schemas kubeconform checks against: generated from the OpenAPI spec of this Kubernetes release (the same module a control plane builds from).
@@ -68,7 +71,7 @@ export const chartToolPaths = {
   kubeconform: join(toolsDir, 'bin', 'kubeconform'),
   /** kubeconform's `-schema-location`; the strict schemas sit in its `v<version>-standalone-strict/` layout below. */
   kubeSchemas: join(toolsDir, 'k8s-schemas'),
-  promtool: toolPaths.promtool,
+  promtool: join(toolsDir, 'bin', 'promtool'),
 };
 
 /** The Kubernetes version to hand kubeconform (`-kubernetes-version`), matching the schema folder. */
@@ -270,28 +273,65 @@ function verifySchemas(root: string) {
   }
 }
 
-function ensureJaeger(log: Log) {
-  const { module, version, release } = pins.jaeger;
-  const dir = join(toolsDir, 'jaeger');
-  const stamp = `${module}@${version}`;
-  if (stampOf(dir) === stamp && existsSync(join(dir, 'jaeger'))) {
-    log(`✓ jaeger ${release} (go)`);
+interface SourceBuild {
+  /** The folder under `.tools/` and the name linked into `.tools/bin/`. */
+  name: string;
+  module: string;
+  version: string;
+  /** The version the tool reports, when its Go module is tagged differently. */
+  release: string;
+  /** The main package, relative to the module root. */
+  pkg: string;
+  ldflags?: string;
+  verify?: (bin: string) => void;
+}
+
+// -buildvcs=false: the build folder sits inside this repository, whose commit Go would otherwise stamp into the binary.
+const sourceBuildFlags = ['-trimpath', '-buildvcs=false'];
+
+/** Builds a command inside its own module's source, for modules whose go.mod has replace directives (`go install` refuses those). */
+function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, ldflags, verify }: SourceBuild) {
+  const dir = join(toolsDir, name);
+  const stamp = `${module}@${version}/${pkg} ${sourceBuildFlags.join(' ')}${ldflags ? ` ldflags ${ldflags}` : ''}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, name))) {
+    log(`✓ ${name} ${release} (go)`);
   } else {
-    log(`… building jaeger ${release} from ${module}@${version} (several minutes the first time)`);
+    log(`… building ${name} ${release} from ${module}@${version} (several minutes the first time)`);
+    const started = Date.now();
     installAtomically(dir, stamp, (tmp) => {
-      const dl = run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv() });
-      if (!dl.ok) throw new SetupError(`go mod download ${module}@${version} failed (Go module proxy):\n${tail(dl.out)}`);
       const src = join(tmp, 'src');
-      cpSync(JSON.parse(dl.out).Dir as string, src, { recursive: true });
+      cpSync(goModDownload(module, version).dir, src, { recursive: true });
       chmodSync(src, 0o755);
       run('chmod', ['-R', 'u+w', src]);
-      const r = run('go', ['build', '-trimpath', '-o', join(tmp, 'jaeger'), './cmd/jaeger'], { cwd: src, env: goEnv() });
+      const r = run('go', ['build', ...sourceBuildFlags, ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(tmp, name), pkg], { cwd: src, env: goEnv() });
       rmSync(src, { recursive: true, force: true });
-      if (!r.ok) throw new SetupError(`building jaeger ${release} failed:\n${tail(r.out)}`);
+      if (!r.ok) throw new SetupError(`building ${name} ${release} failed:\n${tail(r.out)}`);
+      verify?.(join(tmp, name));
     });
-    log(`✓ jaeger ${release} (go, built)`);
+    log(`✓ ${name} ${release} (go, built in ${seconds(started)})`);
   }
-  linkBin(join(dir, 'jaeger'), 'jaeger');
+  linkBin(join(dir, name), name);
+}
+
+function ensureJaeger(log: Log) {
+  ensureBuiltFromSource(log, { name: 'jaeger', ...pins.jaeger, pkg: './cmd/jaeger' });
+}
+
+/** promtool at the chart's Prometheus minor, with Kubernetes service discovery, to check the chart's prometheus.yml. */
+function ensurePromtool(log: Log) {
+  const { module, version, release } = pins.promtool;
+  ensureBuiltFromSource(log, {
+    name: 'promtool',
+    module,
+    version,
+    release,
+    pkg: './cmd/promtool',
+    ldflags: `-X github.com/prometheus/common/version.Version=${release.slice(1)}`,
+    verify: (bin) => {
+      const v = run(bin, ['--version']);
+      if (!v.ok || !v.stdout.startsWith(`promtool, version ${release.slice(1)} `)) throw new SetupError(`the promtool just built reports ${JSON.stringify(v.out.trim())}, not ${release}`);
+    },
+  });
 }
 
 function ensureKafka(log: Log) {
@@ -341,12 +381,13 @@ export function installKind(log: Log = console.log) {
   ensureGoInstall(log, 'kind', pins.kind.module, pins.kind.version, 'kind');
 }
 
-/** What `npm run charts:check` needs: helm, kubeconform and the strict schemas (Go only; no apt, Java or Maven). */
+/** What `npm run charts:check` needs: helm, kubeconform, the strict schemas and promtool (Go only; no apt, Java or Maven). */
 export function installChartTooling(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.22 or newer');
   ensureHelm(log);
   ensureGoInstall(log, 'kubeconform', `${pins.kubeconform.module}/cmd/kubeconform`, pins.kubeconform.version, 'kubeconform', `-X main.version=${pins.kubeconform.version}`);
   ensureKubeSchemas(log);
+  ensurePromtool(log);
 }
 
 /** What `startControlPlane` (chaos/src/cluster/) runs; `npm run setup -- --with-cluster` installs them. */
