@@ -22,6 +22,7 @@ import {
   stampDeadline,
 } from '@faultline/common';
 import { apiKeysSetting, authenticate } from './auth.ts';
+import { countClientRequests } from './client-requests.ts';
 import { lastGoodMenu } from './menu-fallback.ts';
 import { openapi } from './openapi.ts';
 import { rateLimit } from './rate-limit.ts';
@@ -73,7 +74,7 @@ app.get(
     await menu.serve(res, () => catalog.call((signal) => callUpstream('catalog', `${config.CATALOG_URL}/menu`, { signal, deadline }), { idempotent: true, deadline }));
   }),
 );
-const guarded = [authenticate(config.API_KEYS), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST })];
+const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST })];
 app.post(
   '/api/orders',
   ...guarded,
