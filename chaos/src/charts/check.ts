@@ -149,6 +149,7 @@ export interface PrometheusConfigCheck extends StepResult {
  */
 export function promtoolCheckRenderedConfigs(manifests: Manifest[]): PrometheusConfigCheck {
   const configMaps = manifests.filter((m) => m.kind === 'ConfigMap' && typeof (m.object.data as Record<string, unknown> | undefined)?.['prometheus.yml'] === 'string');
+  const names = configMaps.map((c) => c.name);
   const outputs: string[] = [];
   for (const cm of configMaps) {
     const dir = mkdtempSync(join(tmpdir(), 'faultline-prometheus-'));
@@ -159,11 +160,11 @@ export function promtoolCheckRenderedConfigs(manifests: Manifest[]): PrometheusC
       for (const args of [['check', 'config', '--syntax-only', 'prometheus.yml'], ...(rules.length ? [['check', 'rules', ...rules]] : [])]) {
         const r = run(chartToolPaths.promtool, args, { cwd: dir });
         outputs.push(`${cm.name}: promtool ${args.join(' ')}\n${`${r.stdout}${r.stderr}`.trim()}`);
-        if (r.status !== 0) return { ok: false, output: outputs.join('\n'), configMaps: configMaps.map((c) => c.name) };
+        if (r.status !== 0) return { ok: false, output: outputs.join('\n'), configMaps: names };
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { ok: true, output: outputs.join('\n'), configMaps: configMaps.map((c) => c.name) };
+  return { ok: true, output: outputs.join('\n'), configMaps: names };
 }

@@ -57,7 +57,6 @@ export const pins = {
 export const toolPaths = {
   redisServer: '/usr/bin/redis-server',
   prometheus: '/usr/bin/prometheus',
-  promtool: '/usr/bin/promtool',
   k6: join(toolsDir, 'bin', 'k6'),
   toxiproxy: join(toolsDir, 'bin', 'toxiproxy-server'),
   jaeger: join(toolsDir, 'bin', 'jaeger'),
