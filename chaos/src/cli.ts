@@ -1,14 +1,12 @@
-// The faultline command line: run the shop locally, inspect it, stop it.
-import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '@faultline/common';
-import { runDemo } from './demo.ts';
-import { down, status, up, UsageError } from './local/runtime.ts';
-import { runtimeOptions } from './options.ts';
-import { loadDrillFile } from './drill/load.ts';
+// The faultline command line: run the shop locally, run drills on it or on a cluster, benchmark it.
+import { Command, Option } from 'commander';
+import { main, UsageError } from './core/errors.ts';
+import { localCleanupCommand, runDrillCommand, type DrillRunFlags } from './commands/drill.ts';
+import { runDemo } from './commands/demo.ts';
 import { drillJsonSchemaText } from './drill/json-schema.ts';
-import { runDrillCommand, cleanupCommand } from './drill/command.ts';
-import { describePlan } from './drill/plan.ts';
+import { loadDrillFile } from './drill/file.ts';
+import { runtimeOptions } from './platforms/local/options.ts';
+import { down, status, up } from './platforms/local/runtime.ts';
 
 const program = new Command('faultline')
   .description('An observability-first chaos testbed: the order shop, failure drills and their verdicts.')
@@ -18,6 +16,12 @@ const program = new Command('faultline')
   .configureOutput({ outputError: (text, write) => write(text) });
 
 const opts = () => runtimeOptions(program.opts());
+let exitCode: number | undefined;
+
+const kubernetesOptions = (command: Command) =>
+  command
+    .option('--namespace <namespace>', 'kubernetes: the namespace of the release (default: env FAULTLINE_NAMESPACE, else faultline)')
+    .option('--kubeconfig <path>', "kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod's service account)");
 
 program
   .command('up')
@@ -26,9 +30,9 @@ program
   .option('--replicas <list>', 'replica counts, e.g. catalog=3,kitchen=2')
   .option('--set <service.SETTING=value>', "a service setting, repeatable, e.g. --set gateway.RATE_LIMIT_RPS=20 (see each service's README)", (v: string, all: string[] = []) => [...all, v])
   .action(async (flags: Record<string, unknown>) => {
-    const status = await up(runtimeOptions({ ...program.opts(), ...flags }));
-    console.log(`ready: gateway ${status.urls.gateway}, Prometheus ${status.urls.prometheus}, traces ${status.urls.tracesUi}`);
-    console.log(`API key: ${status.apiKey}   (faultline status --json shows everything)`);
+    const s = await up(runtimeOptions({ ...program.opts(), ...flags }));
+    console.log(`ready: gateway ${s.urls.gateway}, Prometheus ${s.urls.prometheus}, traces ${s.urls.tracesUi}`);
+    console.log(`API key: ${s.apiKey}   (faultline status --json shows everything)`);
   });
 
 program
@@ -56,10 +60,10 @@ program
   .description('bring the shop up, run the showcase drills with live progress, and print their verdicts and reports; exit 1 if one fails')
   .option('--drills <list>', 'which showcase drills, e.g. catalog-outage,traffic-flood (default: all four)')
   .action(async (flags: { drills?: string }) => {
-    process.exit(await runDemo(opts(), flags));
+    exitCode = await runDemo(opts(), flags);
   });
 
-const drill = program.command('drill').description('failure drills: YAML files with steady state, method, verifications, abort conditions and rollbacks');
+const drill = program.command('drill').description('failure drills: YAML files with steady state, method, verifications, abort conditions, rollbacks and per-platform settings');
 drill
   .command('validate')
   .description('check a drill file strictly without running it; exit 2 with the file, line and field of each problem')
@@ -68,31 +72,19 @@ drill
     const d = loadDrillFile(file);
     console.log(`${file}: valid drill "${d.name}" (${d.method.length} steps, ${d.verifications.length} verifications)`);
   });
-drill
-  .command('run')
-  .description('run a drill against the stack and judge it: exit 0 on pass, 1 on fail, 2 on bad input')
-  .argument('<file>', 'the drill file (YAML)')
-  .addOption(new Option('--platform <platform>', 'where the shop runs; on kubernetes with --api-effects or --dry-run').choices(['local', 'kubernetes']).default('local'))
-  .option('--namespace <namespace>', 'kubernetes: the namespace of the release (default: env FAULTLINE_NAMESPACE, else faultline)')
+kubernetesOptions(
+  drill
+    .command('run')
+    .description('run a drill against the shop and judge it: exit 0 on pass, 1 on fail, 2 on bad input')
+    .argument('<file>', 'the drill file (YAML)')
+    .addOption(new Option('--platform <platform>', 'where the shop runs: the local stack, or a Helm release on a cluster').choices(['local', 'kubernetes']).default('local')),
+)
   .option('--release <name>', 'kubernetes: the Helm release (default: env FAULTLINE_RELEASE, else faultline)')
-  .option('--kubeconfig <path>', 'kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
-  .option('--api-effects', 'kubernetes: run the faults and check what the API server shows of them (pods replaced, policies, Jobs, rollback), without traffic or metrics')
+  .option('--faults-only', 'kubernetes: inject and remove the faults and check them through the API server, with no traffic, probes or ledger (for a cluster whose pods do not really run)')
   .option('--report-dir <dir>', 'where DIR/<drill>/ gets journal.json, junit.xml, summary.md and report.html (default: <state-dir>/reports)')
-  .option('--dry-run', 'print the plan and touch nothing')
-  .action(async (file: string, flags: { platform: 'local' | 'kubernetes'; namespace?: string; release?: string; kubeconfig?: string; apiEffects?: boolean; reportDir?: string; dryRun?: boolean }) => {
-    if (flags.platform === 'local') {
-      if (flags.namespace !== undefined || flags.release !== undefined || flags.kubeconfig !== undefined || flags.apiEffects) throw new UsageError('--namespace, --release, --kubeconfig and --api-effects go with --platform kubernetes');
-      process.exit(await runDrillCommand(file, opts(), flags));
-    }
-    const drillFile = loadDrillFile(file);
-    const kubernetes = await import('./kubernetes/command.ts');
-    if (flags.dryRun) {
-      for (const line of [...describePlan(drillFile), ...kubernetes.kubernetesDryRun(drillFile, flags)]) console.log(line);
-      console.log('nothing was touched (dry run)');
-      return;
-    }
-    if (!flags.apiEffects) throw new UsageError('drill run --platform kubernetes runs a drill\'s faults with --api-effects (checked through the API server, without traffic or metrics); --dry-run prints the objects it would create');
-    process.exit(await kubernetes.kubernetesEffectsCommand(drillFile, { ...flags, reportDir: flags.reportDir ?? join(opts().stateDir, 'reports') }));
+  .option('--dry-run', 'print the plan (on kubernetes, the objects each fault would create) and touch nothing')
+  .action(async (file: string, flags: DrillRunFlags) => {
+    exitCode = await runDrillCommand(file, opts(), flags);
   });
 drill
   .command('schema')
@@ -112,43 +104,35 @@ program
   .action(async (benchmark: string, flags: Record<string, unknown>) => {
     if (benchmark !== 'overload') throw new UsageError(`bench: unknown benchmark "${benchmark}" (known: overload)`);
     const { runBenchCommand } = await import('./bench/command.ts');
-    process.exit(await runBenchCommand(opts(), flags));
+    exitCode = await runBenchCommand(opts(), flags);
   });
 
-program
-  .command('cleanup')
-  .description("remove faults past their deadline (or --all) that a dead drill left behind; the supervisor (local) or the controller (kubernetes) also does this by itself")
-  .option('--all', 'remove every recorded fault now, deadline or not')
-  .addOption(new Option('--platform <platform>', 'where the faults are').choices(['local', 'kubernetes']).default('local'))
-  .option('--namespace <namespace>', 'kubernetes: the namespace to clean (default: env FAULTLINE_NAMESPACE, else faultline)')
-  .option('--kubeconfig <path>', 'kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
-  .action(async (flags: { all?: boolean; platform: 'local' | 'kubernetes'; namespace?: string; kubeconfig?: string }) => {
-    if (flags.platform === 'local') {
-      if (flags.namespace !== undefined || flags.kubeconfig !== undefined) throw new UsageError('--namespace and --kubeconfig go with --platform kubernetes');
-      return cleanupCommand(opts(), Boolean(flags.all));
-    }
-    // Loaded on demand: the Kubernetes client is heavy, and the local commands never need it.
-    const { kubernetesCleanupCommand, kubernetesCleanupOptions } = await import('./kubernetes/command.ts');
-    await kubernetesCleanupCommand(kubernetesCleanupOptions(flags));
-  });
+kubernetesOptions(
+  program
+    .command('cleanup')
+    .description('remove faults past their deadline (or --all) that a dead drill left behind; the supervisor (local) or the controller (kubernetes) also does this by itself')
+    .option('--all', 'remove every recorded fault now, deadline or not')
+    .addOption(new Option('--platform <platform>', 'where the faults are').choices(['local', 'kubernetes']).default('local')),
+).action(async (flags: { all?: boolean; platform: 'local' | 'kubernetes'; namespace?: string; kubeconfig?: string }) => {
+  if (flags.platform === 'local') {
+    if (flags.namespace !== undefined || flags.kubeconfig !== undefined) throw new UsageError('--namespace and --kubeconfig go with --platform kubernetes');
+    return localCleanupCommand(opts(), Boolean(flags.all));
+  }
+  // Loaded on demand: the Kubernetes client is heavy, and the local commands never need it.
+  const { kubernetesCleanupCommand } = await import('./platforms/kubernetes/command.ts');
+  await kubernetesCleanupCommand(flags);
+});
 
 program
   .command('controller')
-  .description('run the chaos controller (in a cluster): remove faults past their expiry and export them as metrics on /metrics; settings from the environment (see chaos/src/kubernetes/config.ts)')
+  .description('run the chaos controller (in a cluster): remove faults past their expiry and export them as metrics on /metrics; settings from the environment (see chaos/src/platforms/kubernetes/config.ts)')
   .option('--kubeconfig <path>', "a kubeconfig, to run outside the cluster (default: the pod's service account)")
   .action(async (flags: { kubeconfig?: string }) => {
-    const { runController } = await import('./kubernetes/controller.ts');
-    await runController(flags);
+    const { runController } = await import('./platforms/kubernetes/controller.ts');
+    await runController(flags); // it serves until SIGTERM, and exits by itself
   });
 
-try {
+await main('faultline', async () => {
   await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  if (err instanceof UsageError || err instanceof ConfigError) {
-    console.error(`faultline: ${err.message}`);
-    process.exit(2);
-  }
-  console.error(`faultline: ${(err as Error).message}`);
-  process.exit(1);
-}
+  return exitCode;
+});

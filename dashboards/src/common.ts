@@ -7,7 +7,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as units from '@grafana/grafana-foundation-sdk/units';
-import { promql } from '../../chaos/src/drill/promql.ts';
+import { promql } from '@faultline/chaos';
 
 export { units };
 

@@ -1,5 +1,5 @@
 // What to watch while a drill runs: the faults, the golden signals, and each resilience mechanism doing its job.
-import { promql } from '../../chaos/src/drill/promql.ts';
+import { promql } from '@faultline/chaos';
 import { faultlineDashboard, limitLine, perSecond, rateInterval, row, statPanel, stepsPanel, thresholds, timeseriesPanel, units } from './common.ts';
 import { breakerStates, dependencyCalls, errorRatio, latency, requestRate, retries, shedRequests } from './panels.ts';
 

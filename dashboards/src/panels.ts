@@ -1,5 +1,5 @@
 // Panels both dashboards show: over every service on the overview, narrowed by a label matcher on the service view.
-import { promql } from '../../chaos/src/drill/promql.ts';
+import { promql } from '@faultline/chaos';
 import { breakerTimelinePanel, dashedThresholds, perSecond, rateInterval, thresholds, timeseriesPanel, units } from './common.ts';
 
 const percentile = (quantile: number) => `p${Math.round(quantile * 100)}`;

@@ -5,10 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findCharts, helmLint, helmTemplate, promtoolCheckRenderedConfigs, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../chaos/src/charts/check.ts';
-import { splitManifests } from '../../chaos/src/charts/manifests.ts';
-import { sumRequests, workloadRequests } from '../../chaos/src/charts/resources.ts';
-import { projectRoot, chartToolPaths } from '../../chaos/src/local/toolchain.ts';
+import { findCharts, helmLint, helmTemplate, promtoolCheckRenderedConfigs, promtoolCheckRules, promtoolTestRules, ruleFiles, scenarios, validateManifests } from '../../tooling/charts/check.ts';
+import { splitManifests } from '../../tooling/charts/manifests.ts';
+import { sumRequests, workloadRequests } from '../../tooling/charts/resources.ts';
+import { projectRoot, chartToolPaths } from '../../tooling/toolchain.ts';
 
 const chartsRoot = join(projectRoot, 'charts');
 const charts = findCharts(chartsRoot);

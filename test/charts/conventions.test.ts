@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { chaosRoleRules, sortRules, type PolicyRule } from '../../chaos/src/kubernetes/rbac.ts';
-import { helmEnv, projectRoot, chartToolPaths } from '../../chaos/src/local/toolchain.ts';
+import { chaosRoleRules, sortRules, type PolicyRule } from '../../chaos/src/platforms/kubernetes/rbac.ts';
+import { helmEnv, projectRoot, chartToolPaths } from '../../tooling/toolchain.ts';
 
 const chart = join(projectRoot, 'charts/faultline');
 const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'))];

@@ -2,11 +2,11 @@
 // partition direction, checked offline by kubeconform against the same schemas as the chart.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { showcaseDrills } from '../../chaos/src/demo.ts';
-import { validateManifests } from '../../chaos/src/charts/check.ts';
-import { loadDrillFile, parseDrill } from '../../chaos/src/drill/load.ts';
-import { describeKubernetesPlan } from '../../chaos/src/kubernetes/dry-run.ts';
-import { projectRoot } from '../../chaos/src/local/toolchain.ts';
+import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
+import { validateManifests } from '../../tooling/charts/check.ts';
+import { loadDrillFile, parseDrill } from '../../chaos/src/drill/file.ts';
+import { describeKubernetesPlan } from '../../chaos/src/platforms/kubernetes/dry-run.ts';
+import { projectRoot } from '../../tooling/toolchain.ts';
 
 const scope = { namespace: 'faultline', release: 'faultline', allowedNamespaces: ['faultline'] };
 const yamlOf = (lines: string[]) => lines.filter((l) => l.startsWith('---')).join('\n');

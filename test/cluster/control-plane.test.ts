@@ -3,8 +3,8 @@
 // stop() that leaves nothing running.
 import { AuthorizationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, VersionApi, type V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { fakeNodeAnnotation, type ControlPlane } from '../../chaos/src/cluster/harness.ts';
-import { isAlive } from '../../chaos/src/local/runtime.ts';
+import { fakeNodeAnnotation, type ControlPlane } from '../../tooling/cluster/harness.ts';
+import { isAlive } from '../../chaos/src/core/host.ts';
 import { clients, useControlPlane, waitFor } from './support.ts';
 
 const plane = useControlPlane({ nodes: 2 });

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, AuthorizationV1Api, NetworkingV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeKubeconfig } from '../../chaos/src/cluster/credentials.ts';
-import { showcaseDrills } from '../../chaos/src/demo.ts';
-import { chaosRoleRules } from '../../chaos/src/kubernetes/rbac.ts';
-import { freePort } from '../../chaos/src/local/runtime.ts';
-import { chartToolPaths, helmEnv, projectRoot } from '../../chaos/src/local/toolchain.ts';
+import { writeKubeconfig } from '../../tooling/cluster/credentials.ts';
+import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
+import { chaosRoleRules } from '../../chaos/src/platforms/kubernetes/rbac.ts';
+import { freePort } from '../../chaos/src/core/host.ts';
+import { chartToolPaths, helmEnv, projectRoot } from '../../tooling/toolchain.ts';
 import { clients, useControlPlane, waitFor } from './support.ts';
 
 const namespace = 'faultline';

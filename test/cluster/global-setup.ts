@@ -1,6 +1,6 @@
 // The cluster files need the control-plane binaries; say how to get them once, instead of failing in every file.
 import { existsSync } from 'node:fs';
-import { controlPlanePaths } from '../../chaos/src/local/toolchain.ts';
+import { controlPlanePaths } from '../../tooling/toolchain.ts';
 
 export default function setup() {
   const missing = Object.entries(controlPlanePaths).filter(([, file]) => !existsSync(file));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../chaos/src/cluster/harness.ts';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../tooling/cluster/harness.ts';
 import { waitFor as sharedWaitFor } from '../support/shop.ts';
 
 

@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupRecordedFaults, type AgentFault } from '../../chaos/src/local/faults.ts';
-import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
-import { toolPaths } from '../../chaos/src/local/toolchain.ts';
-import { freePort } from '../../chaos/src/local/runtime.ts';
+import { cleanupRecordedFaults, type AgentFault } from '../../chaos/src/platforms/local/agent.ts';
+import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
+import { toolPaths } from '../../tooling/toolchain.ts';
+import { freePort } from '../../chaos/src/core/host.ts';
 import { waitFor } from '../support/shop.ts';
 
 const port = await freePort();

@@ -4,14 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { localPlatform } from '../../chaos/src/drill/platform-local.ts';
+import { supervisorApi } from '../../chaos/src/platforms/local/platform.ts';
 import { outputDir, renderDashboards } from '../../dashboards/src/build.ts';
 import { queriesOf, type DashboardQuery } from '../../dashboards/src/queries.ts';
 import { shopClient, steadyLoad, waitFor } from '../support/shop.ts';
 
 const stack = inject('stack');
 const shop = shopClient(stack);
-const platform = localPlatform(stack.portBase);
+const platform = supervisorApi(stack.portBase);
 const drill = 'dashboards-it';
 const pizza = [{ sku: 'margherita', qty: 1 }];
 const services = ['catalog', 'gateway', 'kitchen', 'orders'];

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PNG } from 'pngjs';
-import { chromiumPath } from '../../chaos/src/local/toolchain.ts';
-import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
-import { showcaseDrills } from '../../chaos/src/demo.ts';
+import { chromiumPath } from '../../tooling/toolchain.ts';
+import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
+import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
 

@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { defaultOptions } from '../../chaos/src/local/layout.ts';
-import { down, up } from '../../chaos/src/local/runtime.ts';
+import { defaultOptions } from '../../chaos/src/platforms/local/layout.ts';
+import { down, up } from '../../chaos/src/platforms/local/runtime.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { cli, pidAlive, repoRoot, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'faultline-life-'));

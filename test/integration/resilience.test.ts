@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createToxiproxy } from '../../chaos/src/local/toxiproxy.ts';
+import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { scrape, shopClient, sleep, steadyLoad, waitFor, type Outcome } from '../support/shop.ts';
 
 const stack = inject('stack');

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { fetchStatus } from '../../chaos/src/local/runtime.ts';
-import { readMetric } from '../../chaos/src/drill/probes.ts';
+import type { fetchStatus } from '../../chaos/src/platforms/local/runtime.ts';
+import { readMetric } from '../../chaos/src/core/prometheus.ts';
 
 export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
 
@@ -66,7 +66,7 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export { isAlive as pidAlive } from '../../chaos/src/local/runtime.ts';
+export { isAlive as pidAlive } from '../../chaos/src/core/host.ts';
 
 /** Sums the samples of one metric on a replica's /metrics whose labels include `labels`; 0 when there are none. */
 export async function scrape(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchGoals, checkBenchFlags } from '../../chaos/src/bench/command.ts';
 import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
-import { UsageError } from '../../chaos/src/local/runtime.ts';
+import { UsageError } from '../../chaos/src/core/errors.ts';
 
 const step = (over: Partial<StepCounts> = {}): StepCounts => ({ offeredRps: 100, durationS: 10, iterations: 1000, dropped: 0, ok: 1000, good: 1000, limited: 0, shed: 0, serverErrors: 0, clientErrors: 0, noResponse: 0, admittedP99Ms: 200, ...over });
 

@@ -1,8 +1,8 @@
 // What a rendered chart requests: Kubernetes quantities, the effective pod request (init containers, sidecars,
 // overhead), replicas per workload kind, and the table charts:check prints.
 import { describe, expect, it } from 'vitest';
-import { splitManifests } from '../../chaos/src/charts/manifests.ts';
-import { formatCpu, formatMemory, parseQuantity, podRequests, requestsTable, sumRequests, workloadRequests } from '../../chaos/src/charts/resources.ts';
+import { splitManifests } from '../../tooling/charts/manifests.ts';
+import { formatCpu, formatMemory, parseQuantity, podRequests, requestsTable, sumRequests, workloadRequests } from '../../tooling/charts/resources.ts';
 
 const Mi = 2 ** 20;
 const Gi = 2 ** 30;

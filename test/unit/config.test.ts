@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
-import { allPorts, defaultOptions } from '../../chaos/src/local/layout.ts';
-import { runtimeOptions } from '../../chaos/src/options.ts';
-import { UsageError } from '../../chaos/src/local/runtime.ts';
-import { writableReportDir } from '../../chaos/src/report-dir.ts';
+import { allPorts, defaultOptions } from '../../chaos/src/platforms/local/layout.ts';
+import { runtimeOptions } from '../../chaos/src/platforms/local/options.ts';
+import { UsageError } from '../../chaos/src/core/errors.ts';
+import { writableReportDir } from '../../chaos/src/core/report-dir.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
 describe('service configuration', () => {
@@ -22,7 +22,7 @@ describe('service configuration', () => {
     expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(/PORT="eighty".*\n.*REDIS_URL="http:\/\/x"/);
   });
   it('setup refuses an unknown option with exit 2 before installing anything', () => {
-    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/setup.ts'), '--with-kid'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(repoRoot, 'tooling/setup.ts'), '--with-kid'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown option --with-kid');
     expect(r.stdout).not.toContain('✓');
@@ -101,7 +101,7 @@ describe('the CLI answers bad input with exit 2', () => {
     [['launch'], /unknown command 'launch'/],
     [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/proc/faultline-reports'], /--report-dir: cannot write to \/proc\/faultline-reports\/catalog-outage/],
     [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/dev/null/reports'], /--report-dir: cannot write to \/dev\/null\/reports\/catalog-outage/],
-    [['drill', 'run', '--platform', 'kubernetes', '--api-effects', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/dev/null/reports'], /--report-dir: cannot write to \/dev\/null\/reports/],
+    [['drill', 'run', '--platform', 'kubernetes', '--faults-only', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/dev/null/reports'], /--report-dir: cannot write to \/dev\/null\/reports/],
   ])('faultline %j', (args, message) => {
     const r = cli(args, { FAULTLINE_STATE_DIR: '/nonexistent-faultline-state' });
     expect(r.code).toBe(2);

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drillJsonSchemaText } from '../../chaos/src/drill/json-schema.ts';
-import { DrillFileError, loadDrillFile, parseDrill } from '../../chaos/src/drill/load.ts';
+import { DrillFileError, loadDrillFile, parseDrill } from '../../chaos/src/drill/file.ts';
 import { parseDuration } from '../../chaos/src/drill/schema.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
@@ -56,8 +56,8 @@ describe('drill files', () => {
     ['two actions in one step', `${minimal}    load: { script: orders.js, rate: 5, duration: 5s }\n`, /^d\.yaml:7: method\.0: a step has exactly one of fault, load, wait or parallel$/],
     ['a constant load without duration', `${minimal}  - load: { script: orders.js, rate: 5 }\n`, /method\.1\.load\.executor: constant-arrival-rate takes rate and duration/],
     ['a load script outside chaos/load', `${minimal}  - load: { script: ../x.js, rate: 5, duration: 5s }\n`, /method\.1\.load\.script: expected a script file name/],
-    ['a promql probe without tolerance', minimal.replace('http: { path: /api/menu, apiKey: false }', 'promql: up'), /steadyState\.probes\.0: a promql or metric probe needs a tolerance/],
-    ['a probe with two sources', minimal.replace('apiKey: false }', 'apiKey: false }\n      promql: up'), /a probe has exactly one of promql, metric or http/],
+    ['a promql probe without tolerance', minimal.replace('http: { path: /api/menu, apiKey: false }', 'promql: up'), /steadyState\.probes\.0: a promql, metric or replicas probe needs a tolerance/],
+    ['a probe with two sources', minimal.replace('apiKey: false }', 'apiKey: false }\n      promql: up'), /a probe has exactly one of promql, metric, http or replicas/],
     ['a tolerance with min over max', minimal.replace('http: { path: /api/menu, apiKey: false }', 'promql: up\n      tolerance: { min: 2, max: 1 }'), /min must not exceed max/],
     ['a verification of an unknown probe', `${minimal}verifications:\n  - { name: v, probe: nope, expect: { always: { max: 1 } } }\n`, /^d\.yaml:9: verifications\.0\.probe: no probe is named "nope"$/],
     ['a verification with within but no reaches', `${minimal}verifications:\n  - { name: v, probe: menu, expect: { always: { min: 1 }, within: 1s } }\n`, /within goes with reaches/],

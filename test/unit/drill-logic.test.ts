@@ -1,10 +1,11 @@
 // The controller's pure logic: Chaos Mesh modes and guardrails, verifications over phase windows, the ledger check.
 import { describe, expect, it } from 'vitest';
 import { reconcile } from '../../chaos/src/drill/ledger.ts';
-import { parseDrill } from '../../chaos/src/drill/load.ts';
+import { parseDrill } from '../../chaos/src/drill/file.ts';
 import { junitXml } from '../../chaos/src/drill/outputs.ts';
-import { chooseReplicas, localEdges, planFault } from '../../chaos/src/drill/plan.ts';
-import type { Journal } from '../../chaos/src/drill/runner.ts';
+import { chooseReplicas, planFault } from '../../chaos/src/drill/faults/index.ts';
+import { edgeNames as localEdges } from '../../chaos/src/core/topology.ts';
+import type { Journal } from '../../chaos/src/drill/journal.ts';
 import { verify, type Sample } from '../../chaos/src/drill/verify.ts';
 
 const kitchens = ['kitchen-0', 'kitchen-1', 'kitchen-2', 'kitchen-3'];
@@ -86,9 +87,9 @@ describe('the ledger check', () => {
 
 describe('JUnit output', () => {
   it('has one testcase per verification, failures with expected and observed, and escapes XML', () => {
-    const journal = { drill: 'd', status: 'completed', timings: { durationMs: 1500 }, startedAt: '2026-01-01T00:00:00Z', verifications: [{ name: 'a < b', ok: true, expected: 'x', observed: 'y' }, { name: 'lost', ok: false, expected: 'lost = 0', observed: 'lost = "2"' }] } as unknown as Journal;
+    const journal = { drill: 'd', status: 'completed', timings: { durationMs: 1500 }, startedAt: '2026-01-01T00:00:00Z', verifications: [{ name: 'a < b', ok: true, expected: 'x', observed: 'y' }, { name: 'lost', ok: false, expected: 'lost = 0', observed: 'lost = "2"' }], skipped: [] } as unknown as Journal;
     const xml = junitXml(journal);
-    expect(xml).toContain('tests="2" failures="1"');
+    expect(xml).toContain('tests="2" failures="1" skipped="0"');
     expect(xml).toContain('name="a &lt; b"');
     expect(xml).toContain('<failure message="expected lost = 0; observed lost = &quot;2&quot;"/>');
   });

@@ -6,24 +6,42 @@ import { describe, expect, it } from 'vitest';
 import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { ConfigError } from '@faultline/common';
-import { loadDrillFile, parseDrill } from '../../chaos/src/drill/load.ts';
+import { loadDrillFile, parseDrill } from '../../chaos/src/drill/file.ts';
 import { fault as faultSchema, type Fault } from '../../chaos/src/drill/schema.ts';
-import { UsageError } from '../../chaos/src/local/runtime.ts';
-import { describeApiError, isNotFound } from '../../chaos/src/kubernetes/api-errors.ts';
-import { kubernetesCleanupOptions } from '../../chaos/src/kubernetes/command.ts';
-import { controllerConfig } from '../../chaos/src/kubernetes/config.ts';
-import { controllerMetrics, exportFaults, reconciler, type Sweepable } from '../../chaos/src/kubernetes/controller.ts';
-import { authorization, endAnnotation, grafanaAnnotations, startAnnotation } from '../../chaos/src/kubernetes/grafana.ts';
-import { assertNamespaceAllowed, planKubernetesFault, preflightKubernetes } from '../../chaos/src/kubernetes/guardrails.ts';
-import { expiryOf, faultMetadata, faultSelector, groupFaults, kindSelector, labelValue, managedSelector, maxFaultLifetimeMs, releasePodSelector, shopPodSelector, type FaultIdentity, type LiveFault } from '../../chaos/src/kubernetes/labels.ts';
-import { defaultGatewayUrl, defaultK6Image, excludedPeers, faultIdentity, faultObjects, floodObjects, inventoryFromPods, markerConfigMap, partitionExclusions, partitionPolicies, podKillOptions, podsToKill, withExcludedPeers } from '../../chaos/src/kubernetes/objects.ts';
-import { localEdges, planFault } from '../../chaos/src/drill/plan.ts';
-import { chaosRoleRules, sortRules } from '../../chaos/src/kubernetes/rbac.ts';
+import { UsageError } from '../../chaos/src/core/errors.ts';
+import { describeApiError, isNotFound } from '../../chaos/src/platforms/kubernetes/client.ts';
+import { kubernetesScope } from '../../chaos/src/platforms/kubernetes/command.ts';
+import { controllerConfig } from '../../chaos/src/platforms/kubernetes/config.ts';
+import { controllerMetrics, exportFaults, reconciler, type Sweepable } from '../../chaos/src/platforms/kubernetes/controller.ts';
+import { authorization, endAnnotation, grafanaAnnotations, startAnnotation } from '../../chaos/src/platforms/kubernetes/grafana.ts';
+import { assertNamespaceAllowed } from '../../chaos/src/platforms/kubernetes/guardrails.ts';
+import { faultIdentity, faultObjects, unsupportedOnKubernetes, type Buildable } from '../../chaos/src/platforms/kubernetes/faults/index.ts';
+import { excludedPeers, partitionExclusions, partitionPolicies, withExcludedPeers } from '../../chaos/src/platforms/kubernetes/faults/network-partition.ts';
+import { markerConfigMap, podKillOptions } from '../../chaos/src/platforms/kubernetes/faults/pod-kill.ts';
+import { inventoryFromPods } from '../../chaos/src/platforms/kubernetes/inventory.ts';
+import { defaultGatewayUrl, defaultK6Image, k6Objects } from '../../chaos/src/platforms/kubernetes/k6-job.ts';
+import { expiryOf, faultMetadata, faultSelector, groupFaults, kindSelector, labelValue, managedSelector, maxFaultLifetimeMs, releasePodSelector, shopPodSelector, type FaultIdentity, type LiveFault } from '../../chaos/src/platforms/kubernetes/labels.ts';
+import { chooseReplicas, planFault, type FaultOf } from '../../chaos/src/drill/faults/index.ts';
+import { assertSupported, preflight } from '../../chaos/src/drill/plan.ts';
+import { edgeNames } from '../../chaos/src/core/topology.ts';
+import { chaosRoleRules, sortRules } from '../../chaos/src/platforms/kubernetes/rbac.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
 const t0 = Date.parse('2030-01-01T00:00:00.000Z');
 const identity = (over: Partial<FaultIdentity> = {}): FaultIdentity => ({ id: 'flt-0a1b2c3d', drill: 'catalog-outage', kind: 'network-partition', target: 'gateway-catalog', expiresAt: t0 + 10_000, ...over });
 const labelPattern = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Chaos Mesh's modes over the ready pods of the fault's service, as the pod-kill kind plans them on Kubernetes. */
+const podsToKill = (fault: FaultOf<'pod-kill'>, pods: V1Pod[]) => chooseReplicas(fault, inventoryFromPods(pods).replicas[fault.selector.service] ?? []);
+/** Plans a fault as the runner would on Kubernetes: unsupported kinds refused first. */
+const planKubernetesFault = (fault: Fault, inventory: { replicas: Record<string, string[]>; edges: string[] }) => {
+  assertSupported({ method: [{ fault }], rollbacks: [] } as never, 'kubernetes', unsupportedOnKubernetes);
+  return planFault(fault, inventory);
+};
+const preflightKubernetes = (drill: Parameters<typeof preflight>[0], inventory: Parameters<typeof preflight>[1]) => {
+  assertSupported(drill, 'kubernetes', unsupportedOnKubernetes);
+  preflight(drill, inventory);
+};
 
 const pod = (name: string, service: string, state: { ready?: boolean; phase?: string; deleting?: boolean } = {}): V1Pod => ({
   metadata: { name, labels: { 'app.kubernetes.io/name': service, 'app.kubernetes.io/instance': 'faultline' }, ...(state.deleting ? { deletionTimestamp: new Date(t0) } : {}) },
@@ -135,7 +153,7 @@ describe('pod-kill', () => {
     expect(() => podsToKill(kill('one'), [pod('kitchen-a', 'kitchen'), pod('kitchen-b', 'kitchen', { ready: false })])).toThrow(UsageError);
     expect(() => podsToKill(kill('one'), [pod('kitchen-a', 'kitchen')])).toThrow(/would take every replica of kitchen \(1\); say mode: all/);
     expect(() => podsToKill(kill('fixed', 2), pods)).toThrow(/say mode: all/);
-    expect(() => podsToKill(kill('one'), [pod('catalog-a', 'catalog')])).toThrow(/kitchen has no replicas running/);
+    expect(() => podsToKill(kill('one'), [pod('catalog-a', 'catalog')])).toThrow(/kitchen has no ready replicas/);
   });
 
   it('deletes with no grace period, and leaves a marker ConfigMap for its deadline', () => {
@@ -237,7 +255,7 @@ describe('partitions sharing an initiator exclude the union of their peers', () 
     const ctx = { namespace: 'faultline', release: 'faultline', k6Image: defaultK6Image, gatewayUrl: 'http://g', apiKeySecret: 's' };
     let cluster: V1NetworkPolicy[] = [];
     parallel.forEach((fault, i) => {
-      const planned = planFault(fault, { replicas: {}, edges: localEdges });
+      const planned = planFault(fault, { replicas: {}, edges: edgeNames }) as Buildable;
       const adding = faultObjects(planned, faultIdentity(planned, drill.name, `flt-${i}`, t0), ctx).map((o) => o.body as V1NetworkPolicy);
       const plan = partitionExclusions(cluster, { now: t0, adding });
       cluster = apply(cluster, plan);
@@ -344,7 +362,7 @@ describe('flood as a k6 Job', () => {
   const load = faultSchema.parse({ kind: 'flood', script: 'flood.js', rate: 200, duration: '15s', maxVUs: 200, apiKey: 'load' }) as Extract<Fault, { kind: 'flood' }>;
   const scriptText = readFileSync(join(repoRoot, 'chaos/load/flood.js'), 'utf8');
   const fault = identity({ kind: 'flood', target: 'flood.js', drill: 'traffic-flood' });
-  const { configMap, job } = floodObjects({ fault, load, scriptText, namespace: 'faultline', image: defaultK6Image, gatewayUrl: defaultGatewayUrl('faultline', 'faultline'), apiKeySecret: 'faultline-api-keys' });
+  const { configMap, job } = k6Objects({ owner: fault, load, scriptText, namespace: 'faultline', image: defaultK6Image, gatewayUrl: defaultGatewayUrl('faultline', 'faultline'), apiKeySecret: 'faultline-api-keys' });
   const pod = job.spec!.template.spec!;
   const k6 = pod.containers[0]!;
 
@@ -357,12 +375,13 @@ describe('flood as a k6 Job', () => {
   it('runs k6 once, bounded by a deadline, with the pinned image', () => {
     expect(defaultK6Image).toBe('grafana/k6:1.8.1');
     expect(job).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'faultline-flt-0a1b2c3d-k6', namespace: 'faultline' } });
-    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 15 + 60, ttlSecondsAfterFinished: 600 });
+    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 15 + 90, ttlSecondsAfterFinished: 600 });
     expect(pod.restartPolicy).toBe('Never');
     expect(k6.image).toBe('grafana/k6:1.8.1');
-    expect(k6.args).toEqual(['run', '--quiet', '--no-color', '--no-usage-report', '/scripts/flood.js']);
+    // Its REST API on the pod, and lingering after the test, so that the drill reads its figures before the Job goes.
+    expect(k6.args).toEqual(['run', '--quiet', '--no-color', '--no-usage-report', '--address', '0.0.0.0:6565', '--linger', '/scripts/flood.js']);
     const stages = faultSchema.parse({ kind: 'flood', script: 'flood.js', executor: 'ramping-arrival-rate', stages: [{ target: 10, duration: '30s' }, { target: 0, duration: '1.5s' }] }) as Extract<Fault, { kind: 'flood' }>;
-    expect(floodObjects({ fault, load: stages, scriptText, namespace: 'faultline', image: 'k6', gatewayUrl: 'http://g', apiKeySecret: 's' }).job.spec!.activeDeadlineSeconds).toBe(32 + 60);
+    expect(k6Objects({ owner: fault, load: stages, scriptText, namespace: 'faultline', image: 'k6', gatewayUrl: 'http://g', apiKeySecret: 's' }).job.spec!.activeDeadlineSeconds).toBe(32 + 90);
   });
 
   it('passes the environment the local runtime gives k6, with the API key from the Secret', () => {
@@ -403,7 +422,7 @@ describe('guardrails', () => {
   it('refuses latency at plan time, naming the alternatives', () => {
     const latency = faultSchema.parse({ kind: 'latency', selector: { service: 'orders' }, target: { service: 'redis' }, duration: '10s', latency: '200ms' });
     expect(() => planKubernetesFault(latency, inventory)).toThrow(UsageError);
-    expect(() => planKubernetesFault(latency, inventory)).toThrow(/cannot add latency.*local runtime.*Chaos Mesh \(NetworkChaos, action: delay\)/);
+    expect(() => planKubernetesFault(latency, inventory)).toThrow(/cannot do latency: a NetworkPolicy can only allow or refuse traffic.*local runtime.*Chaos Mesh \(NetworkChaos, action: delay\)/);
   });
 
   it('refuses a drill with latency anywhere before its first fault, and passes the shipped drills', () => {
@@ -411,7 +430,7 @@ describe('guardrails', () => {
     const shipped = parseDrill(text);
     expect(() => preflightKubernetes(shipped, inventory)).not.toThrow();
     const withLatency = { ...shipped, rollbacks: [{ parallel: [{ wait: 1000 }, { fault: faultSchema.parse({ kind: 'latency', selector: { service: 'gateway' }, target: { service: 'catalog' }, duration: '5s', latency: '1s' }) }] }] };
-    expect(() => preflightKubernetes(withLatency, inventory)).toThrow(/cannot add latency/);
+    expect(() => preflightKubernetes(withLatency, inventory)).toThrow(/cannot do latency/);
     for (const name of ['kitchen-kafka-partition', 'kitchen-worker-kill', 'traffic-flood']) {
       expect(() => preflightKubernetes(parseDrill(readFileSync(join(repoRoot, `chaos/drills/${name}.yaml`), 'utf8')), inventory)).not.toThrow();
     }
@@ -428,9 +447,9 @@ describe('fault identity', () => {
   it('names what each planned fault hits and gives it a deadline', () => {
     const flood = faultSchema.parse({ kind: 'flood', script: 'flood.js', rate: 10, duration: '20s' }) as Extract<Fault, { kind: 'flood' }>;
     expect(faultIdentity({ kind: 'pod-kill', service: 'kitchen', mode: 'fixed', replicas: ['kitchen-a', 'kitchen-b'] }, 'd', 'flt-1', t0)).toEqual({ id: 'flt-1', drill: 'd', kind: 'pod-kill', target: 'kitchen-a,kitchen-b', expiresAt: t0 + 60_000 });
-    expect(faultIdentity({ kind: 'network-partition', edge: 'orders-kafka', direction: 'to', durationMs: 15_000 }, 'd', 'flt-1', t0)).toMatchObject({ kind: 'network-partition', target: 'orders-kafka', expiresAt: t0 + 15_000 });
-    expect(faultIdentity({ kind: 'flood', fault: flood }, 'd', 'flt-1', t0)).toMatchObject({ kind: 'flood', target: 'flood.js', expiresAt: t0 + (20 + 60) * 1000 });
-    expect(() => faultIdentity({ kind: 'latency', edge: 'orders-redis', direction: 'both', durationMs: 1000, latencyMs: 100 }, 'd', 'flt-1', t0)).toThrow(UsageError);
+    expect(faultIdentity({ kind: 'network-partition', edge: 'orders-kafka', client: 'orders', server: 'kafka', direction: 'to', durationMs: 15_000 }, 'd', 'flt-1', t0)).toMatchObject({ kind: 'network-partition', target: 'orders-kafka', expiresAt: t0 + 15_000 });
+    const { kind: _kind, ...load } = flood;
+    expect(faultIdentity({ kind: 'flood', load, durationMs: 20_000 }, 'd', 'flt-1', t0)).toMatchObject({ kind: 'flood', target: 'flood.js', expiresAt: t0 + (20 + 90) * 1000 });
   });
 });
 
@@ -478,7 +497,7 @@ describe('Kubernetes API errors', () => {
     expect(isNotFound({ code: 403 })).toBe(false);
     expect(isNotFound(new Error('boom'))).toBe(false);
     const forbidden = { code: 403, body: JSON.stringify({ kind: 'Status', message: 'networkpolicies is forbidden: User "x" cannot create' }) };
-    expect(describeApiError('create NetworkPolicy p', forbidden)).toBe('create NetworkPolicy p: HTTP 403 networkpolicies is forbidden: User "x" cannot create (the Role does not allow it; see chaos/src/kubernetes/rbac.ts)');
+    expect(describeApiError('create NetworkPolicy p', forbidden)).toBe('create NetworkPolicy p: HTTP 403 networkpolicies is forbidden: User "x" cannot create (the Role does not allow it; see chaos/src/platforms/kubernetes/rbac.ts)');
     expect(describeApiError('list pods', { code: 500, body: 'not json' })).toBe('list pods: HTTP 500');
     expect(describeApiError('list pods', new Error('ECONNREFUSED'))).toBe('list pods: ECONNREFUSED');
   });
@@ -515,11 +534,12 @@ describe('controller settings', () => {
     expect(() => controllerConfig(environment)).toThrow(message);
   });
 
-  it('cleanup takes its namespace from the flag, then the environment, then the chart default', () => {
-    expect(kubernetesCleanupOptions({}, {})).toEqual({ namespace: 'faultline', allowedNamespaces: ['faultline'], all: false });
-    expect(kubernetesCleanupOptions({ namespace: 'shop', all: true, kubeconfig: '/k' }, { FAULTLINE_NAMESPACE: 'other', FAULTLINE_ALLOWED_NAMESPACES: 'shop,other' })).toEqual({ namespace: 'shop', allowedNamespaces: ['shop', 'other'], kubeconfig: '/k', all: true });
-    expect(() => kubernetesCleanupOptions({ namespace: 'Shop!' }, {})).toThrow(UsageError);
-    expect(() => kubernetesCleanupOptions({}, { FAULTLINE_ALLOWED_NAMESPACES: 'a,B' })).toThrow(/FAULTLINE_ALLOWED_NAMESPACES="a,B"/);
+  it('takes the namespace from the flag, then the environment, then the chart default', () => {
+    expect(kubernetesScope({}, {})).toEqual({ namespace: 'faultline', allowedNamespaces: ['faultline'] });
+    expect(kubernetesScope({ namespace: 'shop' }, { FAULTLINE_NAMESPACE: 'other', FAULTLINE_ALLOWED_NAMESPACES: 'shop,other' })).toEqual({ namespace: 'shop', allowedNamespaces: ['shop', 'other'] });
+    expect(kubernetesScope({}, { FAULTLINE_NAMESPACE: 'other' })).toEqual({ namespace: 'other', allowedNamespaces: ['other'] });
+    expect(() => kubernetesScope({ namespace: 'Shop!' }, {})).toThrow(UsageError);
+    expect(() => kubernetesScope({}, { FAULTLINE_ALLOWED_NAMESPACES: 'a,B' })).toThrow(/FAULTLINE_ALLOWED_NAMESPACES="a,B"/);
   });
 });
 

@@ -3,10 +3,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { showcaseDrills } from '../../chaos/src/demo.ts';
-import { loadDrillFile, parseDrill } from '../../chaos/src/drill/load.ts';
-import { describeKubernetesPlan } from '../../chaos/src/kubernetes/dry-run.ts';
-import { UsageError } from '../../chaos/src/local/runtime.ts';
+import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
+import { loadDrillFile, parseDrill } from '../../chaos/src/drill/file.ts';
+import { describeKubernetesPlan } from '../../chaos/src/platforms/kubernetes/dry-run.ts';
+import { UsageError } from '../../chaos/src/core/errors.ts';
 import { cli, repoRoot } from '../support/shop.ts';
 
 const scope = { namespace: 'faultline', release: 'faultline', allowedNamespaces: ['faultline'] };
@@ -57,7 +57,7 @@ describe('the Kubernetes plan of a drill', () => {
   it('refuses latency, and a namespace outside the allowlist, before planning anything', () => {
     const latency = parseDrill(minimal('{ kind: latency, selector: { service: gateway }, target: { service: catalog }, latency: 200ms, duration: 5s }'));
     expect(() => describeKubernetesPlan(latency, scope)).toThrow(UsageError);
-    expect(() => describeKubernetesPlan(latency, scope)).toThrow(/cannot add latency/);
+    expect(() => describeKubernetesPlan(latency, scope)).toThrow(/the kubernetes runtime cannot do latency: a NetworkPolicy can only allow or refuse traffic/);
     const partition = parseDrill(minimal('{ kind: network-partition, selector: { service: gateway }, target: { service: catalog }, direction: to, duration: 5s }'));
     expect(() => describeKubernetesPlan(partition, { ...scope, namespace: 'kube-system' })).toThrow(/namespace kube-system is not allowed/);
   });
@@ -72,8 +72,12 @@ describe('faultline drill run --platform kubernetes', () => {
   });
 
   it.each([
-    [['drill', 'run', '--platform', 'kubernetes', drillFile('catalog-outage')], /runs a drill's faults with --api-effects/],
-    [['drill', 'run', '--namespace', 'shop', drillFile('catalog-outage')], /--namespace, --release, --kubeconfig and --api-effects go with --platform kubernetes/],
+    [['drill', 'run', '--platform', 'kubernetes', drillFile('catalog-outage')], /no Kubernetes cluster configured: pass --kubeconfig, or set KUBECONFIG/],
+    [['drill', 'run', '--platform', 'kubernetes', '--kubeconfig', '/nonexistent/kubeconfig', drillFile('catalog-outage')], /no kubeconfig at \/nonexistent\/kubeconfig/],
+    [['drill', 'run', '--platform', 'kubernetes', '--release', 'Bad_Name', drillFile('catalog-outage')], /--release "Bad_Name"/],
+    [['drill', 'run', '--platform', 'kubernetes', '--namespace', 'kube-system', drillFile('catalog-outage')], /namespace kube-system is not allowed/],
+    [['drill', 'run', '--namespace', 'shop', drillFile('catalog-outage')], /--namespace go with --platform kubernetes/],
+    [['drill', 'run', '--faults-only', '--release', 'r', drillFile('catalog-outage')], /--release, --faults-only go with --platform kubernetes/],
     [['drill', 'run', '--platform', 'kubernetes', '--dry-run', '--release', 'Bad_Name', drillFile('catalog-outage')], /--release "Bad_Name"/],
     [['drill', 'run', '--platform', 'kubernetes', '--dry-run', '--namespace', 'other', drillFile('catalog-outage')], /namespace other is not allowed/],
   ])('exits 2 for %j', (args, message) => {

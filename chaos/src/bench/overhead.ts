@@ -5,9 +5,9 @@
 // CPU-second (what one gateway core could serve), beside the 2xx/s each achieved.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from '../local/runtime.ts';
-import { portsFor } from '../local/layout.ts';
-import { projectRoot } from '../local/toolchain.ts';
+import { freePort } from '../core/host.ts';
+import { portsFor } from '../platforms/local/layout.ts';
+import { projectRoot } from '../../../tooling/toolchain.ts';
 import { runStep, sleep, type BenchTarget } from './step.ts';
 
 export interface OverheadSide {

@@ -1,8 +1,8 @@
 // One k6 step of the benchmark: a constant arrival rate for a few seconds, with the CPU that k6 and the shop used.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startK6 } from '../drill/k6.ts';
-import { fetchStatus } from '../local/runtime.ts';
+import { startK6 } from '../platforms/local/k6.ts';
+import { fetchStatus } from '../platforms/local/runtime.ts';
 import { k6Bottleneck, type StepCounts } from './stats.ts';
 
 const ticksPerSecond = 100; // USER_HZ on Linux
@@ -56,7 +56,7 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
   const maxVUs = Math.min(3000, Math.max(50, Math.ceil(rate * 2)));
   const started = Date.now();
   const k6 = await startK6(
-    { kind: 'load', script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs } as never,
+    { script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs, apiKey: 'load' },
     { name: label, gateway: opts.gatewayUrl ?? t.gateway, apiKey: t.apiKey, run: t.run, dir: t.dir },
   );
   let k6Cpu = 0;

@@ -2,8 +2,8 @@
 // breaker close after the heal, lag drain after a kitchen kill, orders accepted again after the Kafka edge heals.
 // The breaker is read from the gateway's /metrics every 50 ms, as test/integration/resilience.test.ts does.
 import { randomBytes } from 'node:crypto';
-import { localPlatform } from '../drill/platform-local.ts';
-import { fetchStatus } from '../local/runtime.ts';
+import { supervisorApi } from '../platforms/local/platform.ts';
+import { fetchStatus } from '../platforms/local/runtime.ts';
 import { distribution, type Distribution } from './stats.ts';
 import { scrape, sleep } from './step.ts';
 
@@ -71,7 +71,7 @@ async function allReady(portBase: number, maxMs = 60_000) {
 }
 
 export async function measureTimings(portBase: number, shop: Shop, trials: number, orderRps: number, print: (l: string) => void): Promise<TimingsResult> {
-  const platform = localPlatform(portBase);
+  const platform = supervisorApi(portBase);
   const open: number[] = [];
   const fastFail: number[] = [];
   const close: number[] = [];

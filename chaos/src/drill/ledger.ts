@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { keys } from '@faultline/common';
+import { Redis } from 'ioredis';
 import type { Ack } from './k6.ts';
 
 /** Jepsen-style: what clients saw acknowledged against what the shop completed. */
@@ -38,30 +39,58 @@ export function reconcile(acks: Ack[], completedIds: Set<string>, ledgerIdsForCl
   };
 }
 
-/**
- * Reads the ledger: waits up to `drainMs` for every acknowledged order to be completed, then reconciles.
- * Orders the drill's client placed in the ledger during the run, but never saw acknowledged, count as unexpected.
- */
-export async function checkLedger(redis: Redis, acks: Ack[], opts: { client: string; since: number; drainMs: number }): Promise<LedgerCheck> {
-  const ids = [...new Set(acks.map((a) => a.id))];
-  const completed = async () => {
-    const done = new Set<string>();
+/** Where the shop's ledger is read from: its Redis, on every platform (redisLedger), or a fake in tests. */
+export interface LedgerReader {
+  /** Which of these orders kitchen has completed. */
+  completed(ids: string[]): Promise<Set<string>>;
+  /** Orders the shop accepted since `since` (epoch ms) from one of these clients. */
+  acceptedSince(since: number, clients: string[]): Promise<Set<string>>;
+  /** Which of these orders kitchen was handed more than once. */
+  redelivered(ids: string[]): Promise<Set<string>>;
+  close(): Promise<void>;
+}
+
+/** The ledger in the shop's Redis, with the keys from the shop's contracts. */
+export function redisLedger(url: string): LedgerReader {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const connected = redis.connect();
+  const inChunks = async (ids: string[], read: (chunk: string[]) => Promise<Array<unknown>>) => {
+    await connected;
+    const found = new Set<string>();
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      const scores = await redis.zmscore('ledger:completed', ...chunk);
-      chunk.forEach((id, j) => scores[j] !== null && done.add(id));
+      const values = await read(chunk);
+      chunk.forEach((id, j) => values[j] !== null && found.add(id));
     }
-    return done;
+    return found;
   };
+  return {
+    completed: (ids) => inChunks(ids, (chunk) => redis.zmscore(keys.ledgerCompleted, ...chunk)),
+    redelivered: (ids) => inChunks(ids, (chunk) => redis.hmget(keys.ledgerRedeliveries, ...chunk)),
+    async acceptedSince(since, clients) {
+      await connected;
+      const placed = await redis.zrangebyscore(keys.ledgerAccepted, since, '+inf');
+      const owners = placed.length ? await Promise.all(placed.map((id) => redis.hget(keys.order(id), 'client'))) : [];
+      return new Set(placed.filter((_, i) => clients.includes(owners[i] ?? '')));
+    },
+    async close() {
+      await connected.catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Reads the ledger: waits up to `drainMs` for every acknowledged order to be completed, then reconciles.
+ * Orders the drill's clients placed in the ledger during the run, but never saw acknowledged, count as unexpected.
+ */
+export async function checkLedger(ledger: LedgerReader, acks: Ack[], opts: { clients: string[]; since: number; drainMs: number }): Promise<LedgerCheck> {
+  const ids = [...new Set(acks.map((a) => a.id))];
   const deadline = Date.now() + opts.drainMs;
-  let done = ids.length ? await completed() : new Set<string>();
+  let done = await ledger.completed(ids);
   while (done.size < ids.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
-    done = await completed();
+    done = await ledger.completed(ids);
   }
-  const placed = await redis.zrangebyscore('ledger:accepted', opts.since, '+inf');
-  const clients = placed.length ? await Promise.all(placed.map((id) => redis.hget(`order:${id}`, 'client'))) : [];
-  const mine = new Set(placed.filter((_, i) => clients[i] === opts.client));
-  const redelivered = ids.length ? await redis.hmget('ledger:redeliveries', ...ids) : [];
-  return reconcile(acks, done, mine, new Set(ids.filter((_, i) => redelivered[i] !== null)));
+  return reconcile(acks, done, await ledger.acceptedSince(opts.since, opts.clients), await ledger.redelivered(ids));
 }

@@ -1,78 +1,28 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { UsageError } from '../local/runtime.ts';
-import { edges } from '../local/layout.ts';
-import { loadScriptsDir } from './k6.ts';
-import type { Drill, Fault, Step } from './schema.ts';
+import { UsageError } from '../core/errors.ts';
+import { forPlatform } from './adjust.ts';
+import { describeLoad, formatDuration } from './fields.ts';
+import { describeFault, planFault, requireScript, type Fault, type FaultKindName } from './faults/index.ts';
+import type { FaultImplementations, Inventory } from './platform.ts';
+import type { Drill, PlatformName, Step } from './schema.ts';
 
-/** What the platform offers a drill: the replicas of each service, and the edges between parts. */
-export interface Inventory {
-  replicas: Record<string, string[]>;
-  edges: string[];
+/** The faults of some steps, parallel ones included. */
+export function faultsOf(steps: Step[]): Fault[] {
+  return steps.flatMap((s) => [...(s.fault ? [s.fault] : []), ...faultsOf(s.parallel ?? [])]);
 }
 
-export const localEdges = edges.map((e) => e.name) as string[];
+/** The kinds a platform refuses, with its reasons. */
+export const unsupportedOf = (faults: FaultImplementations): Partial<Record<FaultKindName, string>> =>
+  Object.fromEntries(Object.entries(faults).flatMap(([kind, impl]) => ('unsupported' in impl ? [[kind, impl.unsupported]] : [])));
 
-/** A fault with its targets resolved: the replicas to kill, or the edge to cut or slow. */
-export type PlannedFault =
-  | { kind: 'pod-kill'; replicas: string[]; service: string; mode: string }
-  | { kind: 'network-partition' | 'latency'; edge: string; direction: 'to' | 'from' | 'both'; durationMs: number; latencyMs?: number; jitterMs?: number }
-  | { kind: 'flood'; fault: Extract<Fault, { kind: 'flood' }> };
-
-/** Chaos Mesh's modes. Refuses, as a guardrail, to take every replica unless the drill says mode: all. */
-export function chooseReplicas(fault: Extract<Fault, { kind: 'pod-kill' }>, replicas: string[], random: () => number = Math.random): string[] {
-  const service = fault.selector.service;
-  if (replicas.length === 0) throw new UsageError(`pod-kill: service ${service} has no replicas running`);
-  const count = (() => {
-    switch (fault.mode) {
-      case 'one':
-        return 1;
-      case 'all':
-        return replicas.length;
-      case 'fixed':
-        return fault.value!;
-      case 'fixed-percent':
-        return Math.max(1, Math.floor((replicas.length * fault.value!) / 100));
-    }
-  })();
-  if (count > replicas.length) throw new UsageError(`pod-kill: mode ${fault.mode} value ${fault.value} asks for ${count} of ${service}'s ${replicas.length} replicas`);
-  if (count === replicas.length && fault.mode !== 'all') {
-    throw new UsageError(`pod-kill: mode ${fault.mode} would take every replica of ${service} (${replicas.length}); say mode: all if that is meant`);
-  }
-  const shuffled = [...replicas].sort(() => random() - 0.5);
-  return shuffled.slice(0, count).sort();
-}
-
-/** Resolves a fault against the platform, or refuses it with exit 2: unknown targets are never guessed. */
-export function planFault(fault: Fault, inventory: Inventory): PlannedFault {
-  switch (fault.kind) {
-    case 'pod-kill':
-      return { kind: 'pod-kill', service: fault.selector.service, mode: fault.mode, replicas: chooseReplicas(fault, inventory.replicas[fault.selector.service] ?? []) };
-    case 'network-partition':
-    case 'latency': {
-      const edge = `${fault.selector.service}-${fault.target.service}`;
-      if (!inventory.edges.includes(edge)) {
-        throw new UsageError(`${fault.kind}: ${fault.selector.service} does not talk to ${fault.target.service}; the edges are ${inventory.edges.join(', ')}`);
-      }
-      return {
-        kind: fault.kind,
-        edge,
-        direction: fault.direction,
-        durationMs: fault.duration,
-        ...(fault.kind === 'latency' ? { latencyMs: fault.latency, jitterMs: fault.jitter } : {}),
-      };
-    }
-    case 'flood':
-      requireScript(fault.script);
-      return { kind: 'flood', fault };
+/** Faults the platform cannot do, refused before anything runs (exit 2) with the platform's reason. */
+export function assertSupported(drill: Drill, platform: PlatformName, unsupported: Partial<Record<FaultKindName, string>>) {
+  for (const f of faultsOf([...drill.method, ...drill.rollbacks])) {
+    const why = unsupported[f.kind];
+    if (why) throw new UsageError(`${describeFault(f)}: the ${platform} runtime cannot do ${f.kind}: ${why}`);
   }
 }
 
-function requireScript(script: string) {
-  if (!existsSync(join(loadScriptsDir, script))) throw new UsageError(`no load script ${script} in chaos/load`);
-}
-
-/** Checks every step before anything runs (preflight), so that a bad target stops the drill before the first fault. */
+/** Checks every step against the platform before anything runs, so that a bad target stops the drill before its first fault. */
 export function preflight(drill: Drill, inventory: Inventory) {
   const walk = (steps: Step[]) => {
     for (const s of steps) {
@@ -85,29 +35,22 @@ export function preflight(drill: Drill, inventory: Inventory) {
   walk(drill.rollbacks);
 }
 
-/** The plan as text, for --dry-run. */
-export function describePlan(drill: Drill): string[] {
+/** The plan as text, for --dry-run, with the platform's adjustments and their reasons. */
+export function describePlan(file: Drill, platform: PlatformName): string[] {
+  const { drill, adjustments } = forPlatform(file, platform);
   const lines: string[] = [];
-  const ms = (n: number) => (n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`);
-  const load = (l: NonNullable<Step['load']> | Extract<Fault, { kind: 'flood' }>) =>
-    `${l.script} ${l.executor === 'constant-arrival-rate' ? `${l.rate}/s for ${ms(l.duration!)}` : `ramping ${l.stages!.map((s) => `${s.target}/s over ${ms(s.duration)}`).join(', ')}`} as ${l.apiKey}`;
   const walk = (steps: Step[], indent: string) => {
     for (const s of steps) {
-      if (s.wait !== undefined) lines.push(`${indent}wait ${ms(s.wait)}`);
-      if (s.load) lines.push(`${indent}load ${load(s.load)}${s.load.background ? ' (in the background)' : ''}`);
+      if (s.wait !== undefined) lines.push(`${indent}wait ${formatDuration(s.wait)}`);
+      if (s.load) lines.push(`${indent}load ${describeLoad(s.load)}${s.load.background ? ' (in the background)' : ''}`);
       if (s.parallel) {
         lines.push(`${indent}in parallel:`);
         walk(s.parallel, `${indent}  `);
       }
-      if (s.fault) {
-        const f = s.fault;
-        if (f.kind === 'pod-kill') lines.push(`${indent}pod-kill ${f.selector.service} (mode ${f.mode}${f.value ? ` ${f.value}` : ''})`);
-        else if (f.kind === 'flood') lines.push(`${indent}flood ${load(f)}`);
-        else lines.push(`${indent}${f.kind} ${f.selector.service} -> ${f.target.service} (${f.direction}${f.kind === 'latency' ? `, ${ms(f.latency)} ± ${ms(f.jitter)}` : ''}) for ${ms(f.duration)}`);
-      }
+      if (s.fault) lines.push(`${indent}${describeFault(s.fault)}`);
     }
   };
-  lines.push(`drill ${drill.name}: timeout ${ms(drill.timeout)}, probes every ${ms(drill.sampleEvery)}`);
+  lines.push(`drill ${drill.name} on ${platform}: timeout ${formatDuration(drill.timeout)}, probes every ${formatDuration(drill.sampleEvery)}`);
   lines.push(`steady state: ${drill.steadyState.probes.map((p) => p.name).join(', ')}`);
   lines.push('method:');
   walk(drill.method, '  ');
@@ -115,7 +58,8 @@ export function describePlan(drill: Drill): string[] {
     lines.push('rollbacks (after every fault is removed):');
     walk(drill.rollbacks, '  ');
   }
-  lines.push(`verifications: ${drill.verifications.map((v) => v.name).join('; ') || 'none'}; then ledger reconciliation (drain ${ms(drill.ledger.drainTimeout)})`);
+  lines.push(`verifications: ${drill.verifications.map((v) => v.name).join('; ') || 'none'}; then ledger reconciliation (drain ${formatDuration(drill.ledger.drainTimeout)})`);
   if (drill.abortConditions.length) lines.push(`abort if: ${drill.abortConditions.map((p) => p.name).join(', ')}`);
+  for (const a of adjustments) lines.push(`on ${platform}, ${a.target}: ${a.change} (${a.reason})`);
   return lines;
 }

@@ -1,7 +1,8 @@
 // The drill report: one self-contained HTML file, its charts drawn as inline SVG, so it opens anywhere,
 // offline, and in a CI artifact viewer. Hand-written SVG: a charting library would need a script or a network.
-import { promql } from './promql.ts';
-import type { Journal } from './runner.ts';
+import { promql } from '../core/promql.ts';
+import { rangeQuery } from '../core/prometheus.ts';
+import type { Journal } from './journal.ts';
 
 export interface Series {
   chart: string;
@@ -30,12 +31,8 @@ export async function fetchSeries(prometheus: string, journal: Journal): Promise
   const end = Date.parse(journal.endedAt) / 1000;
   return Promise.all(
     reportQueries.map(async (q) => {
-      const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(q.promql)}&start=${start}&end=${end}&step=1`;
-      const body = (await fetch(url, { signal: AbortSignal.timeout(5000) })
-        .then((r) => r.json())
-        .catch(() => undefined)) as { data?: { result: Array<{ values: Array<[number, string]> }> } } | undefined;
-      const values = body?.data?.result[0]?.values ?? [];
-      return { chart: q.chart, label: q.label, unit: q.unit, points: values.map(([t, v]) => [Math.round(t * 1000 - start * 1000), Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v)) };
+      const points = await rangeQuery(prometheus, q.promql, { start, end, step: 1 });
+      return { chart: q.chart, label: q.label, unit: q.unit, points: points.map(([t, v]) => [Math.round(t * 1000 - start * 1000), v] as [number, number]) };
     }),
   );
 }
@@ -114,12 +111,14 @@ svg text{font-size:11px;fill:#444}svg .title{font-size:13px;font-weight:600;fill
 svg .axis{stroke:#999}svg rect.fault{fill:#f59e0b;opacity:.22}
 </style></head><body>
 <h1>Drill <code>${esc(journal.drill)}</code> <span class="verdict">${journal.verdict.toUpperCase()}</span></h1>
-<p>${esc(journal.status)}${journal.reason ? `: ${esc(journal.reason)}` : ''} · ${(journal.timings.durationMs / 1000).toFixed(1)} s on the ${journal.platform} platform · started ${esc(journal.startedAt)}${journal.timings.timeToRecoverMs !== undefined ? ` · steady state back ${(journal.timings.timeToRecoverMs / 1000).toFixed(1)} s after the last fault` : ''}. Shaded bands are the faults' windows.</p>
+<p>${esc(journal.status)}${journal.reason ? `: ${esc(journal.reason)}` : ''} · ${(journal.timings.durationMs / 1000).toFixed(1)} s on the ${journal.platform} platform (${esc(journal.where)}) · started ${esc(journal.startedAt)}${journal.timings.timeToRecoverMs !== undefined ? ` · steady state back ${(journal.timings.timeToRecoverMs / 1000).toFixed(1)} s after the last fault` : ''}. Shaded bands are the faults' windows.</p>
 <h2>Verifications</h2>
 <table><tr><th></th><th>verification</th><th>expected</th><th>observed</th></tr>${rows.join('')}</table>
 ${l ? `<h2>Ledger</h2><table><tr><th>accepted</th><th>completed</th><th>lost</th><th>duplicated</th><th>unexpected</th><th>recovered</th><th>redelivered</th></tr><tr><td>${l.accepted}</td><td>${l.completed}</td><td>${l.lost}</td><td>${l.duplicated}</td><td>${l.unexpected}</td><td>${l.recovered}</td><td>${l.redelivered}</td></tr></table>` : ''}
+${journal.adjustments.length ? `<h2>Settings for the ${esc(journal.platform)} platform</h2><table><tr><th>what</th><th>setting</th><th>why</th></tr>${journal.adjustments.map((a) => `<tr><td>${esc(a.target)}</td><td><code>${esc(a.change)}</code></td><td>${esc(a.reason)}</td></tr>`).join('')}</table>` : ''}
+${journal.skipped.length ? `<h2>Skipped</h2><ul>${journal.skipped.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>` : ''}
 <h2>Faults</h2>
-<table><tr><th>fault</th><th>target</th><th>injected</th><th>recovered</th><th>took effect</th></tr>${journal.faults.map((f) => `<tr><td>${esc(f.kind)}</td><td>${esc(f.target)}</td><td>${esc(f.injectedAt)}</td><td>${esc(f.recoveredAt ?? '—')}</td><td>${f.effective ? '✔' : '✘'}</td></tr>`).join('')}</table>
+<table><tr><th>fault</th><th>target</th><th>injected</th><th>recovered</th><th>took effect</th><th>evidence</th></tr>${journal.faults.map((f) => `<tr><td>${esc(f.kind)}</td><td>${esc(f.target)}</td><td>${esc(f.injectedAt)}</td><td>${esc(f.recoveredAt ?? '—')}</td><td>${f.effective ? '✔' : '✘'}</td><td>${esc(f.summary)}</td></tr>`).join('')}</table>
 <h2>Over time</h2>
 ${charts.join('\n')}
 </body></html>

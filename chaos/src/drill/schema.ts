@@ -1,37 +1,12 @@
 // The drill file: Chaos Toolkit's experiment shape (steady state, method, rollbacks) with Chaos Mesh's selectors,
-// plus what both lack: verifications over phase windows, abort conditions and a deadline on every fault.
+// plus what both lack: verifications over phase windows, abort conditions, a deadline on every fault, and settings
+// that differ by platform, each with its reason.
 import { z } from 'zod';
+import { component, duration, executorFields, executorMessage, k6Load, name, shopService, tolerance, type LoadSpec } from './fields.ts';
+import { fault, type Fault } from './faults/index.ts';
 
-const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
-const unitMs = { ms: 1, s: 1000, m: 60_000 } as const;
-
-/** "500ms", "10s", "1.5m" → milliseconds. */
-export function parseDuration(text: string): number {
-  const m = durationPattern.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  return Math.round(Number(m[1]) * unitMs[m[2] as keyof typeof unitMs]);
-}
-
-const duration = (description: string, maxMs = 3_600_000) =>
-  z
-    .string()
-    .regex(durationPattern, 'expected a duration such as 500ms, 10s or 2m')
-    .refine((s) => !durationPattern.test(s) || parseDuration(s) <= maxMs, `at most ${maxMs / 1000} s`)
-    .transform(parseDuration)
-    .meta({ description });
-
-const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and dashes, starting with a letter or digit');
-const service = z.enum(['gateway', 'catalog', 'orders', 'kitchen', 'redis', 'kafka']).meta({ description: 'a part of the shop' });
-const shopService = z.enum(['gateway', 'catalog', 'orders', 'kitchen']).meta({ description: 'a service of the shop' });
-
-export const tolerance = z
-  .strictObject({
-    min: z.number().optional(),
-    max: z.number().optional(),
-  })
-  .refine((t) => t.min !== undefined || t.max !== undefined, 'give min, max or both')
-  .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, 'min must not exceed max')
-  .meta({ description: 'the value passes when min <= value <= max' });
+export { parseDuration } from './fields.ts';
+export { fault, type Fault } from './faults/index.ts';
 
 const httpCheck = z.strictObject({
   path: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected a path on the gateway, such as /api/menu'),
@@ -50,80 +25,26 @@ const metricCheck = z.strictObject({
   aggregate: z.enum(['sum', 'max', 'min']).default('max').meta({ description: 'how the replicas’ samples combine' }),
 });
 
-/** A measurement: PromQL against Prometheus, a metric read straight from every replica (for sub-second timing), or an HTTP call to the gateway. */
+const replicasCheck = z.strictObject({
+  services: z.array(component).min(1).meta({ description: 'the parts whose ready replicas are counted together' }),
+});
+
+const probeSources = ['promql', 'metric', 'http', 'replicas'] as const;
+const probeFields = {
+  promql: z.string().min(1).optional().meta({ description: 'an instant query; its single value (or the sum of its series) is the reading' }),
+  metric: metricCheck.optional().meta({ description: "read from each replica's /metrics every sample, without waiting for a scrape" }),
+  http: httpCheck.optional().meta({ description: 'a request to the gateway; the reading is 1 when its status is allowed, else 0' }),
+  replicas: replicasCheck.optional().meta({ description: 'how many replicas of these parts are ready now, as the platform sees them' }),
+  tolerance: tolerance.optional(),
+};
+const oneSource = (p: Partial<Record<(typeof probeSources)[number], unknown>>) => probeSources.filter((s) => p[s] !== undefined).length === 1;
+
+/** A measurement: PromQL against Prometheus, a metric read straight from every replica (for sub-second timing), an HTTP call to the gateway, or a count of ready replicas. */
 export const probe = z
-  .strictObject({
-    name,
-    promql: z.string().min(1).optional().meta({ description: 'an instant query; its single value (or the sum of its series) is the reading' }),
-    metric: metricCheck.optional().meta({ description: "read from each replica's /metrics every sample, without waiting for a scrape" }),
-    http: httpCheck.optional().meta({ description: 'a request to the gateway; the reading is 1 when its status is allowed, else 0' }),
-    tolerance: tolerance.optional(),
-  })
-  .refine((p) => [p.promql, p.metric, p.http].filter((x) => x !== undefined).length === 1, 'a probe has exactly one of promql, metric or http')
-  .refine((p) => p.http !== undefined || p.tolerance !== undefined, 'a promql or metric probe needs a tolerance');
+  .strictObject({ name, ...probeFields })
+  .refine(oneSource, 'a probe has exactly one of promql, metric, http or replicas')
+  .refine((p) => p.http !== undefined || p.tolerance !== undefined, 'a promql, metric or replicas probe needs a tolerance');
 export type Probe = z.infer<typeof probe>;
-
-const selector = z.strictObject({
-  service: shopService,
-});
-
-const mode = z.enum(['one', 'all', 'fixed', 'fixed-percent']).meta({ description: "Chaos Mesh's modes: one replica, all of them, a fixed number, or a fixed percentage" });
-
-const selection = {
-  selector,
-  mode: mode.default('one'),
-  value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
-};
-
-const faultDuration = duration('how long the fault lasts; it is removed by this deadline even if the controller dies', 600_000);
-
-const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
-const valueMessage = { message: 'value is required with mode fixed or fixed-percent, and only then', path: ['value'] };
-
-const podKill = z
-  .strictObject({
-    kind: z.literal('pod-kill'),
-    ...selection,
-  })
-  .refine(valueWithMode, valueMessage);
-
-const network = {
-  selector,
-  target: z.strictObject({ service }).meta({ description: 'the other end of the edge' }),
-  direction: z.enum(['to', 'from', 'both']).default('both').meta({ description: 'to: traffic from selector to target is dropped; from: the answers; both' }),
-  duration: faultDuration,
-};
-
-const partition = z.strictObject({ kind: z.literal('network-partition'), ...network });
-
-const latency = z.strictObject({
-  kind: z.literal('latency'),
-  ...network,
-  latency: duration('delay added to each chunk of data', 60_000),
-  jitter: duration('random variation of the delay', 60_000).default(0),
-});
-
-const stage = z.strictObject({ target: z.number().int().min(0).max(100_000), duration: duration('how long this stage ramps', 600_000) });
-
-/** k6 with an open-model executor: arrivals do not wait for answers, as real traffic does not. */
-const k6Load = {
-  script: z.string().regex(/^[\w-]+\.js$/, 'expected a script file name in chaos/load/, such as orders.js'),
-  executor: z.enum(['constant-arrival-rate', 'ramping-arrival-rate']).default('constant-arrival-rate'),
-  rate: z.number().int().min(1).max(100_000).optional().meta({ description: 'iterations per second, for constant-arrival-rate' }),
-  stages: z.array(stage).min(1).optional().meta({ description: 'for ramping-arrival-rate' }),
-  duration: duration('how long load runs (constant-arrival-rate)', 600_000).optional(),
-  maxVUs: z.number().int().min(1).max(5000).default(200),
-  apiKey: z.enum(['local', 'load']).default('load').meta({ description: 'which client the traffic comes from' }),
-};
-
-const executorFields = (l: { executor: string; rate?: number; duration?: number; stages?: unknown[] }) =>
-  l.executor === 'constant-arrival-rate' ? l.rate !== undefined && l.duration !== undefined && l.stages === undefined : l.stages !== undefined && l.rate === undefined && l.duration === undefined;
-const executorMessage = { message: 'constant-arrival-rate takes rate and duration; ramping-arrival-rate takes stages', path: ['executor'] };
-
-const floodFields = z.strictObject({ kind: z.literal('flood'), ...k6Load }).refine(executorFields, executorMessage);
-
-export const fault = z.discriminatedUnion('kind', [podKill, partition, latency, floodFields]);
-export type Fault = z.infer<typeof fault>;
 
 const loadStep = z
   .strictObject({
@@ -150,21 +71,42 @@ export const step: z.ZodType<Step, StepInput> = z.lazy(() =>
 
 export const phase = z.enum(['baseline', 'fault', 'recovery', 'whole']);
 
-export const verification = z
+const expectation = z
   .strictObject({
-    name: z.string().min(1).max(200),
-    probe: name.meta({ description: 'a probe from steadyState.probes or probes' }),
-    during: phase.default('whole').meta({ description: 'baseline: before the first fault; fault: from the first injection to the last recovery; recovery: after it' }),
-    expect: z
-      .strictObject({
-        always: tolerance.optional().meta({ description: 'every reading in the window is within tolerance' }),
-        reaches: tolerance.optional().meta({ description: 'some reading in the window is within tolerance' }),
-        change: tolerance.optional().meta({ description: 'the last reading in the window minus the first is within tolerance (for counters)' }),
-        within: duration('with reaches: the first such reading comes this soon after the window starts', 600_000).optional(),
-      })
-      .refine((e) => [e.always, e.reaches, e.change].filter(Boolean).length === 1, 'expect has exactly one of always, reaches or change')
-      .refine((e) => e.within === undefined || e.reaches !== undefined, 'within goes with reaches'),
-  });
+    always: tolerance.optional().meta({ description: 'every reading in the window is within tolerance' }),
+    reaches: tolerance.optional().meta({ description: 'some reading in the window is within tolerance' }),
+    change: tolerance.optional().meta({ description: 'the last reading in the window minus the first is within tolerance (for counters)' }),
+    within: duration('with reaches: the first such reading comes this soon after the window starts', 600_000).optional(),
+  })
+  .refine((e) => [e.always, e.reaches, e.change].filter(Boolean).length === 1, 'expect has exactly one of always, reaches or change')
+  .refine((e) => e.within === undefined || e.reaches !== undefined, 'within goes with reaches');
+
+export const verification = z.strictObject({
+  name: z.string().min(1).max(200),
+  probe: name.meta({ description: 'a probe from steadyState.probes or probes' }),
+  during: phase.default('whole').meta({ description: 'baseline: before the first fault; fault: from the first injection to the last recovery; recovery: after it' }),
+  expect: expectation,
+});
+export type Verification = z.infer<typeof verification>;
+
+/** What one platform does differently, always with the reason: a verification's expectation, or a probe's definition. */
+const adjustment = z
+  .strictObject({
+    reason: z.string().min(10).max(1000).meta({ description: 'why this platform needs it: shown in the plan, the journal and the report' }),
+    verification: z.string().min(1).max(200).optional().meta({ description: 'the name of the verification to adjust' }),
+    during: phase.optional(),
+    expect: expectation.optional(),
+    probe: name.optional().meta({ description: 'the name of the probe to adjust' }),
+    ...probeFields,
+  })
+  .refine((a) => (a.verification === undefined) !== (a.probe === undefined), 'an adjustment names one verification or one probe')
+  .refine((a) => a.verification === undefined || probeSources.every((s) => a[s] === undefined) && a.tolerance === undefined, { message: 'a verification takes during and expect', path: ['verification'] })
+  .refine((a) => a.probe === undefined || (a.during === undefined && a.expect === undefined), { message: 'a probe takes a source (promql, metric, http or replicas) and a tolerance', path: ['probe'] })
+  .refine((a) => a.probe === undefined || probeSources.filter((s) => a[s] !== undefined).length <= 1, { message: 'at most one of promql, metric, http or replicas', path: ['probe'] });
+export type Adjustment = z.infer<typeof adjustment>;
+
+export const platformNames = ['local', 'kubernetes'] as const;
+export type PlatformName = (typeof platformNames)[number];
 
 export const drill = z
   .strictObject({
@@ -184,11 +126,25 @@ export const drill = z
     ledger: z
       .strictObject({ drainTimeout: duration('how long acknowledged orders may take to complete before they count as lost', 600_000).default(30_000) })
       .default({ drainTimeout: 30_000 }),
+    platforms: z
+      .strictObject(Object.fromEntries(platformNames.map((p) => [p, z.array(adjustment).optional()])) as Record<PlatformName, z.ZodOptional<z.ZodArray<typeof adjustment>>>)
+      .default({})
+      .meta({ description: 'per platform, the verifications and probes that differ there, each with its reason (the drill stays one file)' }),
   })
   .superRefine((d, ctx) => {
-    const probes = new Set([...d.steadyState.probes, ...d.probes, ...d.abortConditions].map((p) => p.name));
+    const probes = new Set(allProbes(d).map((p) => p.name));
     d.verifications.forEach((v, i) => {
       if (!probes.has(v.probe)) ctx.addIssue({ code: 'custom', path: ['verifications', i, 'probe'], message: `no probe is named "${v.probe}"` });
     });
+    for (const p of platformNames) {
+      d.platforms[p]?.forEach((a, i) => {
+        if (a.verification !== undefined && !d.verifications.some((v) => v.name === a.verification)) ctx.addIssue({ code: 'custom', path: ['platforms', p, i, 'verification'], message: `no verification is named "${a.verification}"` });
+        if (a.probe !== undefined && !probes.has(a.probe)) ctx.addIssue({ code: 'custom', path: ['platforms', p, i, 'probe'], message: `no probe is named "${a.probe}"` });
+      });
+    }
   });
 export type Drill = z.infer<typeof drill>;
+
+export const allProbes = (d: Pick<Drill, 'steadyState' | 'probes' | 'abortConditions'>) => [...d.steadyState.probes, ...d.probes, ...d.abortConditions];
+
+export type { LoadSpec };

@@ -1,0 +1,31 @@
+// The shop's shape, the same on every platform: its services, the stores they use, and every network edge between
+// them (named `<client>-<server>`, which is how a drill's network faults name their target).
+
+/** The four services, in the order they start: each after what it calls. */
+export const shopServices = ['catalog', 'orders', 'kitchen', 'gateway'] as const;
+export type ShopService = (typeof shopServices)[number];
+
+/** Every part a drill can select: the services and the stores under them. */
+export const components = [...shopServices, 'redis', 'kafka'] as const;
+export type Component = (typeof components)[number];
+
+export const edges = [
+  { name: 'gateway-catalog', client: 'gateway', server: 'catalog' },
+  { name: 'gateway-orders', client: 'gateway', server: 'orders' },
+  { name: 'gateway-redis', client: 'gateway', server: 'redis' },
+  { name: 'orders-catalog', client: 'orders', server: 'catalog' },
+  { name: 'orders-redis', client: 'orders', server: 'redis' },
+  { name: 'orders-kafka', client: 'orders', server: 'kafka' },
+  { name: 'catalog-redis', client: 'catalog', server: 'redis' },
+  { name: 'kitchen-kafka', client: 'kitchen', server: 'kafka' },
+  { name: 'kitchen-redis', client: 'kitchen', server: 'redis' },
+] as const satisfies ReadonlyArray<{ name: string; client: ShopService; server: Component }>;
+export type Edge = (typeof edges)[number];
+export type EdgeName = Edge['name'];
+
+export const edgeNames = edges.map((e) => e.name) as EdgeName[];
+
+export const edgeBetween = (client: string, server: string): Edge | undefined => edges.find((e) => e.client === client && e.server === server);
+
+/** What speaks on an edge, for probes that check whether it answers. */
+export const protocolOf = (edge: Edge): 'http' | 'redis' | 'kafka' => (edge.server === 'redis' ? 'redis' : edge.server === 'kafka' ? 'kafka' : 'http');

@@ -1,0 +1,46 @@
+// pod-kill: replicas of a service die at once, as a crash would (SIGKILL locally, a pod deleted with no grace period on
+// Kubernetes); their supervisor or ReplicaSet replaces them.
+import { z } from 'zod';
+import { UsageError } from '../../core/errors.ts';
+import { mode, selector } from '../fields.ts';
+import type { FaultKind } from './kind.ts';
+
+const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
+
+const schema = z
+  .strictObject({
+    kind: z.literal('pod-kill'),
+    selector,
+    mode: mode.default('one'),
+    value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
+  })
+  .refine(valueWithMode, { message: 'value is required with mode fixed or fixed-percent, and only then', path: ['value'] });
+export type PodKill = z.infer<typeof schema>;
+
+export interface PlannedPodKill {
+  kind: 'pod-kill';
+  service: string;
+  mode: PodKill['mode'];
+  /** The replicas (process names or pod names) chosen to die. */
+  replicas: string[];
+}
+
+/** Chaos Mesh's modes. Refuses, as a guardrail, to take every replica unless the drill says mode: all. */
+export function chooseReplicas(fault: Pick<PodKill, 'selector' | 'mode' | 'value'>, replicas: string[], random: () => number = Math.random): string[] {
+  const service = fault.selector.service;
+  if (replicas.length === 0) throw new UsageError(`pod-kill: service ${service} has no ready replicas`);
+  const count = { one: 1, all: replicas.length, fixed: fault.value!, 'fixed-percent': Math.max(1, Math.floor((replicas.length * fault.value!) / 100)) }[fault.mode];
+  if (count > replicas.length) throw new UsageError(`pod-kill: mode ${fault.mode} value ${fault.value} asks for ${count} of ${service}'s ${replicas.length} replicas`);
+  if (count === replicas.length && fault.mode !== 'all') {
+    throw new UsageError(`pod-kill: mode ${fault.mode} would take every replica of ${service} (${replicas.length}); say mode: all if that is meant`);
+  }
+  const shuffled = [...replicas].sort(() => random() - 0.5);
+  return shuffled.slice(0, count).sort();
+}
+
+export const podKill: FaultKind<typeof schema, PlannedPodKill> = {
+  schema,
+  lasts: 'recovery',
+  plan: (fault, inventory, random) => ({ kind: 'pod-kill', service: fault.selector.service, mode: fault.mode, replicas: chooseReplicas(fault, inventory.replicas[fault.selector.service] ?? [], random) }),
+  describe: (f) => `pod-kill ${f.selector.service} (mode ${f.mode}${f.value ? ` ${f.value}` : ''})`,
+};

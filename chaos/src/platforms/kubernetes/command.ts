@@ -1,0 +1,69 @@
+// The CLI's Kubernetes side: where chaos may act (namespace, release, allowlist), the platform a drill runs on,
+// `drill run --platform kubernetes --dry-run`, and `cleanup --platform kubernetes`, the manual counterpart of the
+// controller's sweep.
+import { UsageError } from '../../core/errors.ts';
+import type { Drill } from '../../drill/schema.ts';
+import { loadKubeConfig } from './client.ts';
+import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
+import { faultDriver } from './driver.ts';
+import { describeKubernetesPlan } from './dry-run.ts';
+import { assertNamespaceAllowed } from './guardrails.ts';
+import { kubernetesPlatform } from './platform.ts';
+
+export interface KubernetesFlags {
+  namespace?: string;
+  release?: string;
+  kubeconfig?: string;
+}
+
+/** Where chaos may act: flags over environment (FAULTLINE_NAMESPACE, FAULTLINE_ALLOWED_NAMESPACES) over the chart's default namespace. */
+export function kubernetesScope(flags: { namespace?: string }, env: NodeJS.ProcessEnv = process.env) {
+  const namespace = flags.namespace ?? (env.FAULTLINE_NAMESPACE || 'faultline');
+  if (!dnsLabel.test(namespace)) throw new UsageError(`--namespace ${JSON.stringify(namespace)}: ${dnsLabelMessage}`);
+  const allowed = env.FAULTLINE_ALLOWED_NAMESPACES ? namespaceList.safeParse(env.FAULTLINE_ALLOWED_NAMESPACES) : undefined;
+  if (allowed && !allowed.success) throw new UsageError(`FAULTLINE_ALLOWED_NAMESPACES=${JSON.stringify(env.FAULTLINE_ALLOWED_NAMESPACES)}: ${allowed.error.issues[0]!.message}`);
+  return { namespace, allowedNamespaces: allowed?.data ?? [namespace] };
+}
+
+function releaseOf(flags: { release?: string }, env: NodeJS.ProcessEnv) {
+  const release = flags.release ?? (env.FAULTLINE_RELEASE || 'faultline');
+  if (!dnsLabel.test(release)) throw new UsageError(`--release ${JSON.stringify(release)}: ${dnsLabelMessage}`);
+  if (release.length > 53) throw new UsageError(`--release ${JSON.stringify(release)}: a Helm release name has at most 53 characters`);
+  return release;
+}
+
+/** The objects a drill's faults would create in the cluster; nothing is touched, and no cluster is needed. */
+export function kubernetesDryRun(drill: Drill, flags: KubernetesFlags, env: NodeJS.ProcessEnv = process.env): string[] {
+  return describeKubernetesPlan(drill, { ...kubernetesScope(flags, env), release: releaseOf(flags, env) });
+}
+
+/** The release a drill runs against, from the flags; `faultsOnly` where no traffic can reach its pods. */
+export function kubernetesPlatformFor(flags: KubernetesFlags & { faultsOnly?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  // Every flag is checked before the kubeconfig is read: a typo is named even where no cluster is configured.
+  const scope = kubernetesScope(flags, env);
+  assertNamespaceAllowed(scope.namespace, scope.allowedNamespaces);
+  const release = releaseOf(flags, env);
+  const grafana = grafanaFromEnv(env);
+  return kubernetesPlatform({
+    kc: loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env),
+    ...scope,
+    release,
+    traffic: !flags.faultsOnly,
+    ...(grafana ? { grafana } : {}),
+  });
+}
+
+export async function kubernetesCleanupCommand(flags: { namespace?: string; kubeconfig?: string; all?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  const scope = kubernetesScope(flags, env);
+  const grafana = grafanaFromEnv(env);
+  const driver = faultDriver({
+    kc: loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env),
+    ...scope,
+    release: env.FAULTLINE_RELEASE || 'faultline', // cleanup finds faults by their labels, whatever the release
+    ...(grafana ? { grafana } : {}),
+  });
+  const { removed, kept } = await driver.cleanup({ all: Boolean(flags.all) });
+  const describe = (f: (typeof removed)[number]) => `${f.kind} ${f.target} (${f.id}, drill ${f.drill})`;
+  console.log(removed.length ? `removed from namespace ${driver.namespace}: ${removed.map(describe).join(', ')}` : `nothing to clean up in namespace ${driver.namespace}`);
+  if (kept.length) console.log(`still within their deadline: ${kept.map((f) => `${describe(f)} until ${new Date(f.expiresAt).toISOString()}`).join(', ')} (--all removes them now)`);
+}

@@ -1,0 +1,121 @@
+// A Helm release of the shop on any cluster, as a drill platform, from a kubeconfig alone: faults through the fault
+// driver (API objects), probes and the ledger through the API server (service and pod proxies, a port-forward to
+// Redis), loads as k6 Jobs in the cluster. Where no traffic can reach the pods (a control plane with fake nodes),
+// `traffic: false` makes it a faults-only platform.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { UsageError } from '../../core/errors.ts';
+import { loadDurationMs } from '../../drill/fields.ts';
+import { redisLedger } from '../../drill/ledger.ts';
+import type { Endpoints, Inventory, Platform } from '../../drill/platform.ts';
+import { apiProxy, podTunnel, type LoopbackServer } from './access.ts';
+import { describeApiError, isNotFound } from './client.ts';
+import { faultDriver, type FaultDriverOptions } from './driver.ts';
+import { kubernetesFaults } from './faults/index.ts';
+import { k6JobRun } from './load.ts';
+
+export interface KubernetesPlatformOptions extends FaultDriverOptions {
+  /** False on a cluster whose pods do not really run: faults only, and the journal says what was skipped. */
+  traffic: boolean;
+}
+
+/** The chart's names: every object is `<release>-<part>`, the shop's Services serve port `http`. */
+export const chartNames = (release: string) => ({
+  gateway: `${release}-gateway`,
+  prometheus: `${release}-prometheus`,
+  redis: `${release}-redis`,
+  apiKeys: `${release}-api-keys`,
+});
+
+const appPort = 8080;
+
+export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & { driver: ReturnType<typeof faultDriver> } {
+  const { kc, namespace, release } = opts;
+  const driver = faultDriver(opts);
+  const core = kc.makeApiClient(CoreV1Api);
+  const names = chartNames(release);
+  const opened: LoopbackServer[] = [];
+  let endpoints: Promise<Endpoints> | undefined;
+  let proxyBase: string | undefined;
+  let redisUrl: string | undefined;
+
+  // One pod list serves every probe of a sample (and the runner polls often): cached for half a second.
+  let cached: { at: number; inventory: Promise<Inventory> } | undefined;
+  const inventory = () => {
+    if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), inventory: driver.inventory() };
+    return cached.inventory;
+  };
+
+  const api = async <T>(action: string, call: () => Promise<T>) => {
+    try {
+      return await call();
+    } catch (err) {
+      throw new Error(describeApiError(`${action} in namespace ${namespace}`, err), { cause: err });
+    }
+  };
+
+  const connect = async (): Promise<Endpoints> => {
+    // The release must be there; a missing Service is a wrong --release or --namespace, not a failed run.
+    for (const service of [names.gateway, names.prometheus]) {
+      await core.readNamespacedService({ name: service, namespace }).catch((err: unknown) => {
+        if (isNotFound(err)) throw new UsageError(`no Service ${service} in namespace ${namespace}: is release ${release} installed there, with Prometheus enabled? (--release, --namespace)`);
+        throw new UsageError(describeApiError(`read Service ${service} in namespace ${namespace}`, err));
+      });
+    }
+    const secret = await api(`read Secret ${names.apiKeys}`, () => core.readNamespacedSecret({ name: names.apiKeys, namespace }));
+    const key = (client: string) => Buffer.from(secret.data?.[`client.${client}`] ?? '', 'base64').toString('utf8');
+    const redisPod = (await inventory()).replicas.redis?.[0];
+    if (!redisPod) throw new UsageError(`no ready Redis pod of release ${release} in namespace ${namespace}: the ledger cannot be read`);
+    const proxy = await apiProxy(kc);
+    opened.push(proxy);
+    proxyBase = proxy.address;
+    const redis = await podTunnel(kc, namespace, redisPod, 6379);
+    opened.push(redis);
+    redisUrl = `redis://${redis.address}`;
+    const service = (name: string, port: string | number) => `${proxy.address}/api/v1/namespaces/${namespace}/services/http:${name}:${port}/proxy`;
+    return { gateway: service(names.gateway, 'http'), prometheus: service(names.prometheus, 'http'), apiKeys: { local: key('local'), load: key('load') } };
+  };
+
+  const k6Run = (id: string, durationMs: number, owned: boolean) =>
+    k6JobRun({ core, namespace, apiBase: proxyBase!, ...(owned ? { removeObjects: () => driver.removeFault(id) } : {}) }, id, { durationMs });
+
+  return {
+    name: 'kubernetes',
+    where: `release ${release} in namespace ${namespace} (${kc.getCurrentCluster()?.server})`,
+    traffic: opts.traffic,
+    driver,
+    faults: kubernetesFaults({ driver, traffic: opts.traffic, k6Run: (id, durationMs) => k6Run(id, durationMs, false) }),
+    async connect() {
+      if (!opts.traffic) return undefined;
+      endpoints ??= connect();
+      return endpoints;
+    },
+    inventory,
+    async replicaMetrics(service) {
+      const pods = (await inventory()).replicas[service] ?? [];
+      const texts = await Promise.all(
+        pods.map((pod) =>
+          fetch(`${proxyBase}/api/v1/namespaces/${namespace}/pods/${pod}:${appPort}/proxy/metrics`, { signal: AbortSignal.timeout(1000) }).then(
+            (r) => (r.ok ? r.text() : undefined),
+            () => undefined,
+          ),
+        ),
+      );
+      return texts.filter((t): t is string => t !== undefined);
+    },
+    async startLoad(load, ctx) {
+      const owner = await driver.createLoad(load, ctx.drill);
+      const run = k6Run(owner.id, loadDurationMs(load), true);
+      await run.started(); // once k6 answers, so that the drill's clock matches its load
+      return run;
+    },
+    async ledger() {
+      await this.connect();
+      return redisLedger(redisUrl!);
+    },
+    async close() {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    },
+  };
+}
+
+export type { KubeConfig };

@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import type { Ports, RuntimeOptions } from './layout.ts';
+import { serviceNames } from './layout.ts';
+import { projectRoot } from '../../core/paths.ts';
+
+/** The alert and recording rules the Helm chart ships, loaded by the local Prometheus too (a glob: no match is no error). */
+export const ruleFilesGlob = join(projectRoot, 'charts', 'faultline', 'rules', '*.rules.yaml');
+
+/** KRaft single node. Each client edge has its own listener, advertised through its Toxiproxy proxy, so a cut edge really cuts. */
+export function kafkaProperties(p: Ports, logDir: string) {
+  return `process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${p.kafkaController}
+listeners=DIRECT://127.0.0.1:${p.kafka},ORDERS://127.0.0.1:${p.kafkaOrders},KITCHEN://127.0.0.1:${p.kafkaKitchen},CONTROLLER://127.0.0.1:${p.kafkaController}
+advertised.listeners=DIRECT://127.0.0.1:${p.kafka},ORDERS://127.0.0.1:${p.proxies['orders-kafka']},KITCHEN://127.0.0.1:${p.proxies['kitchen-kafka']}
+inter.broker.listener.name=DIRECT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=DIRECT:PLAINTEXT,ORDERS:PLAINTEXT,KITCHEN:PLAINTEXT,CONTROLLER:PLAINTEXT
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+# kitchen fails over in seconds, so its sessions are shorter than the broker's 6 s floor
+group.min.session.timeout.ms=1000
+log.dirs=${logDir}
+`;
+}
+
+export const kafkaLog4j = `log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+`;
+
+/** Scrapes every replica of every service, and the supervisor, every 2 s: drills read windows of a few seconds. */
+export function prometheusConfig(p: Ports, opts: RuntimeOptions) {
+  const jobs = serviceNames.map((svc) => {
+    const targets = Array.from({ length: opts.replicas[svc] }, (_, i) => `      - targets: ['127.0.0.1:${p.replicaPort(svc, i)}']\n        labels: { service: ${svc}, replica: '${i}', instance_name: ${svc}-${i} }`);
+    return `  - job_name: ${svc}\n    static_configs:\n${targets.join('\n')}`;
+  });
+  return `global:
+  scrape_interval: 2s
+  scrape_timeout: 1s
+  evaluation_interval: 2s
+rule_files:
+  - '${ruleFilesGlob}'
+scrape_configs:
+${jobs.join('\n')}
+  - job_name: faultline
+    static_configs:
+      - targets: ['127.0.0.1:${p.control}']
+`;
+}
+
+/** Jaeger v2 all-in-one in memory, every port on loopback. */
+export function jaegerConfig(p: Ports) {
+  return `service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:${p.jaegerHealth}
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:${p.jaegerQuery}
+    grpc:
+      endpoint: 127.0.0.1:${p.jaegerQueryGrpc}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 50000
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:${p.otlpGrpc}
+      http:
+        endpoint: 127.0.0.1:${p.otlpHttp}
+processors:
+  batch:
+    timeout: 500ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`;
+}

@@ -1,0 +1,30 @@
+// pod-kill on the local runtime: the supervisor SIGKILLs the replicas and restarts them, as a ReplicaSet would. The
+// fault agent shows the kill as active until the replacements are ready.
+import type { Planned } from '../../../drill/faults/index.ts';
+import type { FaultImplementation } from '../../../drill/platform.ts';
+import { inventoryOf, type SupervisorApi } from '../platform.ts';
+
+export const podKill = (api: SupervisorApi): FaultImplementation<Planned<'pod-kill'>> => ({
+  async inject(planned, ctx) {
+    const target = planned.replicas.join(',');
+    const killed = await api.kill(planned.replicas);
+    const marker = await api.trackFault({ drill: ctx.drill, kind: 'pod-kill', target, durationMs: 60_000 }).catch(() => undefined);
+    return {
+      target,
+      injectedAt: killed[0]?.killedAt ?? new Date().toISOString(),
+      evidence: { killed },
+      effective: killed.every((k) => k.exited && k.signal === 'SIGKILL'),
+      summary: killed.map((k) => `${k.name} pid ${k.pid} ${k.exited ? `gone (${k.signal})` : 'still running'}`).join(', '),
+      // Recovered when every killed replica runs again under a new pid and is ready.
+      async recovered() {
+        const status = await api.status();
+        const ready = new Set(inventoryOf(status).replicas[planned.service] ?? []);
+        const back = status.components.filter((c) => planned.replicas.includes(c.name) && ready.has(c.name) && !killed.some((k) => k.pid === c.pid));
+        return back.length === planned.replicas.length ? { restarted: back.map((c) => ({ name: c.name, pid: c.pid })) } : undefined;
+      },
+      async remove() {
+        return marker ? { marker: (await api.removeFault(marker.id)).id } : {};
+      },
+    };
+  },
+});

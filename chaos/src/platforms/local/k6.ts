@@ -1,0 +1,60 @@
+// Loads and floods on the local runtime: a k6 process on loopback. Its own duration bounds it, so it ends even if
+// the drill's controller dies.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../core/host.ts';
+import { loadScriptsDir } from '../../core/paths.ts';
+import type { LoadSpec } from '../../drill/fields.ts';
+import { k6Api, parseAcks, scenarioOf, summaryOf } from '../../drill/k6.ts';
+import type { LoadRun } from '../../drill/platform.ts';
+import { toolPaths } from './tools.ts';
+
+export interface K6Options {
+  name: string;
+  gateway: string;
+  apiKey: string;
+  /** Prefix of every Idempotency-Key this run sends, unique per run. */
+  run: string;
+  /** Where k6 writes its console output (the acknowledgements) and summary; emptied first. */
+  dir: string;
+}
+
+export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun & { pid: number | undefined }> {
+  const script = join(loadScriptsDir, load.script);
+  if (!existsSync(script)) throw new Error(`no load script ${load.script} in chaos/load`);
+  mkdirSync(opts.dir, { recursive: true });
+  const port = await freePort();
+  const consoleFile = join(opts.dir, `${opts.name}.console.log`);
+  const summaryFile = join(opts.dir, `${opts.name}.summary.json`);
+  for (const f of [consoleFile, summaryFile]) rmSync(f, { force: true }); // a previous run's acknowledgements are not this run's
+  const child = spawn(
+    toolPaths.k6,
+    ['run', '--quiet', '--no-color', '--no-usage-report', '--address', `127.0.0.1:${port}`, '--console-output', consoleFile, '--summary-export', summaryFile, script],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, FAULTLINE_GATEWAY: opts.gateway, FAULTLINE_API_KEY: opts.apiKey, FAULTLINE_RUN: `${opts.run}-${opts.name}`, FAULTLINE_SCENARIO: JSON.stringify(scenarioOf(load)), K6_NO_USAGE_REPORT: 'true' },
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const api = k6Api(`http://127.0.0.1:${port}`);
+
+  return {
+    pid: child.pid,
+    label: `pid ${child.pid}`,
+    observedRate: () => api.observedRate(),
+    async done() {
+      const code = await exited;
+      if (!existsSync(summaryFile)) throw new Error(`k6 ${load.script} ended (exit ${code}) without a summary:\n${stderr.trim()}`);
+      return summaryOf((JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: Record<string, Record<string, number>> }).metrics);
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT'); // k6 ends gracefully and still writes its summary
+    },
+    async acks() {
+      return existsSync(consoleFile) ? parseAcks(readFileSync(consoleFile, 'utf8')) : [];
+    },
+  };
+}

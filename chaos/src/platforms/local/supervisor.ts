@@ -1,0 +1,425 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import express from 'express';
+import { Kafka, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { ServiceBalancer } from './balancer.ts';
+import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig } from './configs.ts';
+import { edges, paths, portsFor, proxyUpstream, serviceNames, type RuntimeOptions, type ServiceName, type Upstream } from './layout.ts';
+import { ManagedProcess, type ProcessSpec } from './process.ts';
+import { projectRoot } from '../../core/paths.ts';
+import { toolPaths } from './tools.ts';
+import { UsageError } from '../../core/errors.ts';
+import { createToxiproxy } from './toxiproxy.ts';
+import { FaultAgent, edgeFaultRequest, trackedFaultRequest } from './agent.ts';
+import { z } from 'zod';
+
+const httpOk = (url: string, timeoutMs = 800) =>
+  fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+    .then(async (r) => {
+      await r.arrayBuffer();
+      return r.ok;
+    })
+    .catch(() => false);
+
+export type Phase = 'starting' | 'ready' | 'stopping';
+
+/** A service exited 2 at start-up: a setting (e.g. from `up --set`) is malformed. */
+export class SettingsRefused extends UsageError {
+  override name = 'SettingsRefused';
+}
+
+export interface Component {
+  name: string;
+  kind: 'infra' | 'replica';
+  service?: ServiceName;
+  replica?: number;
+  port: number;
+  url: string;
+  process: ManagedProcess;
+}
+
+/** Runs the whole shop on loopback and keeps it running, as a ReplicaSet and kubelet would. */
+export class Supervisor {
+  readonly opts: RuntimeOptions;
+  readonly ports;
+  readonly files;
+  readonly apiKeys: Record<string, string>;
+  phase: Phase = 'starting';
+  readonly components: Component[] = [];
+  private readonly balancers = new Map<ServiceName, ServiceBalancer>();
+  private probeTimer?: NodeJS.Timeout;
+  private readonly registry = new Registry();
+  private readonly restartsMetric = new Counter({ name: 'faultline_replica_restarts_total', help: 'Processes restarted by the supervisor.', labelNames: ['component'] as const, registers: [this.registry] });
+  private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
+  private controlServer?: import('node:http').Server;
+  readonly toxiproxy;
+  readonly faults: FaultAgent;
+  private readonly log: (line: string) => void;
+
+  constructor(opts: RuntimeOptions, apiKeys: Record<string, string>, log: (line: string) => void) {
+    this.opts = opts;
+    this.ports = portsFor(opts.portBase);
+    this.files = paths(opts.stateDir);
+    this.apiKeys = apiKeys;
+    this.log = log;
+    this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
+    this.faults = new FaultAgent(this.toxiproxy, (edge) => this.ports.proxies[edge], this.files.faults, this.registry);
+  }
+
+  private add(c: Omit<Component, 'process'> & { spec: Omit<ProcessSpec, 'name' | 'logFile'> }) {
+    const process = new ManagedProcess({ ...c.spec, name: c.name, logFile: join(this.files.logs, `${c.name}.log`) });
+    process.on('log', (line: string) => this.log(line));
+    process.on('spawn', () => this.recordPids());
+    process.on('exit', () => {
+      if (this.phase !== 'stopping') this.restartsMetric.inc({ component: c.name });
+      this.recordPids();
+    });
+    const component = { ...c, process };
+    this.components.push(component);
+    return component;
+  }
+
+  /** Pids on disk, so that `faultline down` can stop by pid even if this supervisor was killed. */
+  private recordPids() {
+    const records = this.components.flatMap((c) => (c.process.pid ? [{ name: c.name, pid: c.process.pid, command: c.process.spec.command }] : []));
+    writeFileSync(this.files.processes, JSON.stringify({ supervisor: process.pid, processes: records }, null, 2));
+  }
+
+  private prepareDirs() {
+    rmSync(this.files.data, { recursive: true, force: true });
+    for (const dir of [this.files.logs, this.files.data, this.files.config]) mkdirSync(dir, { recursive: true });
+  }
+
+  private defineInfra() {
+    const p = this.ports;
+    const cfg = (name: string, text: string) => {
+      const file = join(this.files.config, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    this.add({
+      name: 'toxiproxy',
+      kind: 'infra',
+      port: p.toxiproxy,
+      url: `http://127.0.0.1:${p.toxiproxy}`,
+      spec: { command: toolPaths.toxiproxy, args: ['-host', '127.0.0.1', '-port', String(p.toxiproxy)], ready: () => httpOk(`http://127.0.0.1:${p.toxiproxy}/version`) },
+    });
+    const redisDir = join(this.files.data, 'redis');
+    mkdirSync(redisDir, { recursive: true });
+    let redisProbe: Redis | undefined;
+    this.add({
+      name: 'redis',
+      kind: 'infra',
+      port: p.redis,
+      url: `redis://127.0.0.1:${p.redis}`,
+      spec: {
+        command: toolPaths.redisServer,
+        args: ['--port', String(p.redis), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'],
+        ready: async () => {
+          redisProbe ??= new Redis(p.redis, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
+          if (redisProbe.status === 'wait') await redisProbe.connect().catch(() => undefined);
+          return (await redisProbe.ping().catch(() => '')) === 'PONG';
+        },
+      },
+    });
+    const kafkaDir = join(this.files.data, 'kafka');
+    const kafkaProps = cfg('kafka.properties', kafkaProperties(p, kafkaDir));
+    const log4j = cfg('kafka-log4j.properties', kafkaLog4j);
+    const classpath = `${toolPaths.kafkaLib}/*`;
+    const format = spawnSync(toolPaths.java, ['-cp', classpath, `-Dlog4j.configuration=file:${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', 'faultline-local-0000000', '-c', kafkaProps, '--ignore-formatted'], { encoding: 'utf8' });
+    if (format.status !== 0) throw new Error(`kafka storage format failed:\n${format.stderr || format.stdout}`);
+    const admin = new Kafka({ clientId: 'faultline-supervisor', brokers: [`127.0.0.1:${p.kafka}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    this.add({
+      name: 'kafka',
+      kind: 'infra',
+      port: p.kafka,
+      url: `127.0.0.1:${p.kafka}`,
+      spec: {
+        command: toolPaths.java,
+        args: ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`, '-cp', classpath, 'kafka.Kafka', kafkaProps],
+        ready: async () => {
+          await admin.connect();
+          const { brokers } = await admin.describeCluster();
+          return brokers.length > 0;
+        },
+        stopTimeoutMs: 15_000,
+      },
+    });
+    const promConfig = cfg('prometheus.yml', prometheusConfig(p, this.opts));
+    this.add({
+      name: 'prometheus',
+      kind: 'infra',
+      port: p.prometheus,
+      url: `http://127.0.0.1:${p.prometheus}`,
+      spec: {
+        command: toolPaths.prometheus,
+        args: [
+          `--config.file=${promConfig}`,
+          `--storage.tsdb.path=${join(this.files.data, 'prometheus')}`,
+          `--web.listen-address=127.0.0.1:${p.prometheus}`,
+          '--web.enable-remote-write-receiver',
+          '--web.enable-lifecycle',
+          '--storage.tsdb.retention.time=1d',
+        ],
+        ready: () => httpOk(`http://127.0.0.1:${p.prometheus}/-/ready`),
+      },
+    });
+    const jaeger = cfg('jaeger.yaml', jaegerConfig(p));
+    this.add({
+      name: 'jaeger',
+      kind: 'infra',
+      port: p.jaegerQuery,
+      url: `http://127.0.0.1:${p.jaegerQuery}`,
+      spec: { command: toolPaths.jaeger, args: ['--config', jaeger], ready: () => httpOk(`http://127.0.0.1:${p.jaegerQuery}/api/services`) },
+    });
+  }
+
+  private serviceEnv(svc: ServiceName): NodeJS.ProcessEnv {
+    const p = this.ports;
+    const via = (edge: (typeof edges)[number]['name']) => `127.0.0.1:${p.proxies[edge]}`;
+    const common = { HOST: '127.0.0.1', FAULTLINE_RESILIENCE: this.opts.resilience, LOG_LEVEL: 'info' };
+    switch (svc) {
+      case 'catalog':
+        return { ...common, REDIS_URL: `redis://${via('catalog-redis')}` };
+      case 'orders':
+        return { ...common, REDIS_URL: `redis://${via('orders-redis')}`, KAFKA_BROKERS: via('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
+      case 'kitchen':
+        return { ...common, REDIS_URL: `redis://${via('kitchen-redis')}`, KAFKA_BROKERS: via('kitchen-kafka') };
+      case 'gateway': {
+        const API_KEYS = Object.entries(this.apiKeys).map(([client, key]) => `${client}:${key}`).join(',');
+        return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, REDIS_URL: `redis://${via('gateway-redis')}`, API_KEYS };
+      }
+    }
+  }
+
+  private defineReplicas() {
+    const telemetry = join(projectRoot, 'services/common/src/telemetry.ts');
+    for (const svc of serviceNames) {
+      for (let i = 0; i < this.opts.replicas[svc]; i++) {
+        const port = this.ports.replicaPort(svc, i);
+        const base = `http://127.0.0.1:${port}`;
+        this.add({
+          name: `${svc}-${i}`,
+          kind: 'replica',
+          service: svc,
+          replica: i,
+          port,
+          url: base,
+          spec: {
+            command: process.execPath,
+            args: ['--import', telemetry, join(projectRoot, 'services', svc, 'src/main.ts')],
+            env: {
+              ...this.opts.settings[svc],
+              ...this.serviceEnv(svc),
+              PORT: String(port),
+              REPLICA: String(i),
+              OTEL_SERVICE_NAME: svc,
+              OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${svc}-${i}`,
+              OTEL_TRACES_EXPORTER: 'otlp',
+              OTEL_METRICS_EXPORTER: 'none',
+              OTEL_LOGS_EXPORTER: 'none',
+              OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+              OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${this.ports.otlpHttp}`,
+              OTEL_BSP_SCHEDULE_DELAY: '500',
+            },
+            ready: () => httpOk(`${base}/readyz`),
+            live: () => httpOk(`${base}/healthz`),
+          },
+        });
+      }
+    }
+  }
+
+  private async waitReady(components: Component[], what: string, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await Promise.all(components.map((c) => c.process.probe()));
+      const failed = components.filter((c) => c.process.health === 'failed');
+      if (failed.length > 0) throw new SettingsRefused(`${failed.map((c) => c.name).join(', ')} refused its settings:\n${failed.map((c) => this.tail(c)).join('\n')}`);
+      const waiting = components.filter((c) => c.process.health !== 'ready');
+      if (waiting.length === 0) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const waiting = components.filter((c) => c.process.health !== 'ready').map((c) => `${c.name} (see ${join(this.files.logs, `${c.name}.log`)})`);
+    throw new Error(`${what} not ready after ${timeoutMs / 1000} s: ${waiting.join(', ')}`);
+  }
+
+  private tail(c: Component, lines = 8) {
+    try {
+      return readFileSync(join(this.files.logs, `${c.name}.log`), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  private async createTopic() {
+    const admin = new Kafka({ clientId: 'faultline-supervisor', brokers: [`127.0.0.1:${this.ports.kafka}`], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'orders.placed', numPartitions: this.opts.partitions, replicationFactor: 1 }] });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private updateEndpoints() {
+    for (const [svc, lb] of this.balancers) {
+      lb.setEndpoints(this.components.filter((c) => c.service === svc && c.process.health === 'ready').map((c) => c.port));
+    }
+    for (const c of this.components) this.upMetric.set({ component: c.name }, c.process.health === 'ready' ? 1 : 0);
+  }
+
+  async start() {
+    this.prepareDirs();
+    await this.startControl();
+    this.defineInfra();
+    const infra = [...this.components];
+    this.log(`starting ${infra.map((c) => c.name).join(', ')}`);
+    for (const c of infra) c.process.start();
+    this.recordPids();
+    await this.waitReady(infra, 'infrastructure', 120_000);
+    await this.toxiproxy.populate(
+      edges.map((e) => ({ name: e.name, listen: `127.0.0.1:${this.ports.proxies[e.name]}`, upstream: `127.0.0.1:${this.upstreamPort(proxyUpstream(e))}`, enabled: true })),
+    );
+    await this.createTopic();
+    this.log(`proxies ${edges.map((e) => e.name).join(', ')}; topic orders.placed with ${this.opts.partitions} partitions`);
+    for (const [svc, port] of Object.entries(this.ports.services) as [ServiceName, number][]) {
+      const lb = new ServiceBalancer(svc);
+      await lb.listen(port);
+      this.balancers.set(svc, lb);
+    }
+    this.defineReplicas();
+    const replicas = this.components.filter((c) => c.kind === 'replica');
+    this.log(`starting ${replicas.map((c) => c.name).join(', ')}`);
+    for (const c of replicas) c.process.start();
+    this.recordPids();
+    this.probeTimer = setInterval(() => void this.probeAll(), 1000);
+    this.faults.start();
+    await this.waitReady(replicas, 'services', 120_000);
+    this.updateEndpoints();
+    this.phase = 'ready';
+    this.log('ready');
+  }
+
+  private upstreamPort(upstream: Upstream) {
+    const p = this.ports;
+    if (upstream === 'redis') return p.redis;
+    if (upstream === 'kafka-orders') return p.kafkaOrders;
+    if (upstream === 'kafka-kitchen') return p.kafkaKitchen;
+    return p.services[upstream as ServiceName]!;
+  }
+
+  private async probeAll() {
+    await Promise.all(this.components.map((c) => c.process.probe()));
+    this.updateEndpoints();
+  }
+
+  async status() {
+    const proxies = await this.toxiproxy.list().catch(() => []);
+    return {
+      phase: this.phase,
+      supervisor: { pid: process.pid, url: `http://127.0.0.1:${this.ports.control}` },
+      portBase: this.opts.portBase,
+      resilience: this.opts.resilience,
+      apiKey: this.apiKeys.local!,
+      apiKeys: this.apiKeys,
+      urls: {
+        gateway: `http://127.0.0.1:${this.ports.services.gateway}`,
+        prometheus: `http://127.0.0.1:${this.ports.prometheus}`,
+        traces: `http://127.0.0.1:${this.ports.jaegerQuery}/api/traces`,
+        tracesUi: `http://127.0.0.1:${this.ports.jaegerQuery}`,
+        toxiproxy: `http://127.0.0.1:${this.ports.toxiproxy}`,
+        kafka: `127.0.0.1:${this.ports.kafka}`,
+        redis: `redis://127.0.0.1:${this.ports.redis}`,
+        otlp: `http://127.0.0.1:${this.ports.otlpHttp}`,
+      },
+      components: this.components.map((c) => ({
+        name: c.name,
+        kind: c.kind,
+        ...(c.service ? { service: c.service, replica: c.replica } : {}),
+        health: c.process.health,
+        pid: c.process.pid ?? null,
+        restarts: c.process.restarts,
+        url: c.url,
+      })),
+      proxies,
+    };
+  }
+
+  private async startControl() {
+    const app = express();
+    app.get('/status', async (_req, res) => {
+      res.json(await this.status());
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.type(this.registry.contentType).send(await this.registry.metrics());
+    });
+    app.use(express.json({ limit: '16kb' }));
+    // The fault agent: edge faults with deadlines, and replica kills, for drills on this platform.
+    app.get('/faults', (_req, res) => {
+      res.json(this.faults.list());
+    });
+    app.post('/faults', async (req, res) => {
+      // Parsed by kind, so that a bad request gets messages about its own fields.
+      const kind = (req.body as { kind?: unknown } | undefined)?.kind;
+      const parsed = (kind === 'flood' || kind === 'pod-kill' ? trackedFaultRequest : edgeFaultRequest).safeParse(req.body);
+      if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_fault', message: z.prettifyError(parsed.error) } });
+      if (this.phase !== 'ready') return void res.status(409).json({ error: { code: 'not_ready', message: `the stack is ${this.phase}` } });
+      const f = parsed.data;
+      res.status(201).json('target' in f ? this.faults.track(f) : await this.faults.inject(f));
+    });
+    app.delete('/faults/:id', async (req, res) => {
+      const fault = await this.faults.remove(req.params.id);
+      if (!fault) return void res.status(404).json({ error: { code: 'fault_not_found', message: `no fault ${req.params.id}` } });
+      res.json(fault);
+    });
+    app.post('/kill', async (req, res) => {
+      const parsed = z.strictObject({ replicas: z.array(z.string()).min(1) }).safeParse(req.body);
+      if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_kill', message: z.prettifyError(parsed.error) } });
+      const unknown = parsed.data.replicas.filter((name) => !this.components.some((c) => c.kind === 'replica' && c.name === name));
+      if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
+      res.json(await Promise.all(parsed.data.replicas.map((name) => this.kill(name))));
+    });
+    app.post('/shutdown', (_req, res) => {
+      res.status(202).json({ phase: 'stopping' });
+      void this.stop().then(() => process.exit(0));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.controlServer = app.listen(this.ports.control, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve()));
+    });
+    // Clients (drills, tests) poll this API: idle connections must outlive theirs, or a reused socket can be closed under them.
+    this.controlServer!.keepAliveTimeout = 65_000;
+  }
+
+  /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
+  private async kill(name: string) {
+    const c = this.components.find((x) => x.name === name)!;
+    const child = c.process.child;
+    const pid = c.process.pid;
+    if (!child || pid === undefined) return { name, pid: null, killedAt: new Date().toISOString(), exited: false, note: 'not running' };
+    const exited = new Promise<string | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const killedAt = new Date().toISOString();
+    child.kill('SIGKILL');
+    const signal = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    return { name, pid, killedAt, exited: signal !== null, signal };
+  }
+
+  /** Services first, so that they drain against live infrastructure; then infrastructure. */
+  async stop() {
+    if (this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    clearInterval(this.probeTimer);
+    this.faults.stop();
+    this.log('stopping');
+    await Promise.all(this.components.filter((c) => c.kind === 'replica').map((c) => c.process.stop()));
+    await Promise.all([...this.balancers.values()].map((lb) => lb.close()));
+    await Promise.all(this.components.filter((c) => c.kind === 'infra').map((c) => c.process.stop()));
+    this.recordPids();
+    this.controlServer?.closeAllConnections();
+    this.controlServer?.close();
+    this.log('stopped');
+  }
+}

@@ -1,0 +1,19 @@
+// Where the local runtime finds the real parts it runs. `npm run setup` (tooling/toolchain.ts) installs them here,
+// at the versions pinned there.
+import { join } from 'node:path';
+import { projectRoot } from '../../core/paths.ts';
+
+export const toolsDir = process.env.FAULTLINE_TOOLS_DIR ?? join(projectRoot, '.tools');
+
+/** The Apache Kafka broker the local runtime runs (Maven Central jars). */
+export const kafkaVersion = { version: '3.9.2', scala: '2.13' } as const;
+
+export const toolPaths = {
+  redisServer: '/usr/bin/redis-server',
+  prometheus: '/usr/bin/prometheus',
+  k6: join(toolsDir, 'bin', 'k6'),
+  toxiproxy: join(toolsDir, 'bin', 'toxiproxy-server'),
+  jaeger: join(toolsDir, 'bin', 'jaeger'),
+  kafkaLib: join(toolsDir, `kafka-${kafkaVersion.version}`, 'lib'),
+  java: 'java',
+};

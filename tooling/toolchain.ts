@@ -1,0 +1,526 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { FaultlineError } from '../chaos/src/core/errors.ts';
+import { k6Version } from '../chaos/src/core/versions.ts';
+import { kafkaVersion, toolPaths, toolsDir } from '../chaos/src/platforms/local/tools.ts';
+import { crdSchemas, kubernetesSchemas, objectMetaSchema, strictSchemaFolder, type JsonSchema } from './k8s-schemas.ts';
+
+export { projectRoot } from '../chaos/src/core/paths.ts';
+export { toolPaths, toolsDir };
+
+/** Every real part the local runtime runs, pinned. */
+export const pins = {
+  redis: { apt: 'redis-server', versionPrefix: '7.0.' },
+  prometheus: { apt: 'prometheus', versionPrefix: '2.42.' },
+  // Headless, to check that drill reports render; Debian's security updates move it by major version.
+  chromium: { apt: 'chromium', versionPrefix: '156.' },
+  k6: { module: 'go.k6.io/k6', version: k6Version },
+  toxiproxy: { module: 'github.com/Shopify/toxiproxy/v2', version: 'v2.12.0' },
+  // Jaeger v2.13.0 is published to the Go proxy under its twin tag v1.76.0; its go.mod has a replace, so it is built from the module.
+  jaeger: { module: 'github.com/jaegertracing/jaeger', version: 'v1.76.0', release: 'v2.13.0' },
+  kafka: kafkaVersion,
+  // Chart tooling. Built with Helm's own release ldflags, so it reports its version and assumes Kubernetes 1.36 without --kube-version.
+  helm: { module: 'helm.sh/helm/v3', version: 'v3.21.4', kubeVersion: '1.36' },
+  kubeconform: { module: 'github.com/yannh/kubeconform', version: 'v0.7.0' },
+  // Checks the chart's prometheus.yml: Debian's promtool has no Kubernetes service discovery. The chart runs Prometheus
+  // v2.53.5, which the Go proxy does not serve; v2.53.3 is the newest 2.53 it has, and patch releases keep the config format.
+  promtool: { module: 'github.com/prometheus/prometheus', version: 'v0.53.3', release: 'v2.53.3' },
+  // Only for scripts/kind/up.sh (`setup --with-kind`); its default node image is Kubernetes 1.37.0.
+  kind: { module: 'sigs.k8s.io/kind', version: 'v0.33.0' },
+  // The schemas kubeconform checks against: generated from the OpenAPI spec of this Kubernetes release (the same module a control plane builds from).
+  kubernetesSchemas: { module: 'k8s.io/kubernetes', version: 'v1.36.3' },
+  // The two prometheus-operator CRDs the chart renders when kube-prometheus-stack is installed.
+  prometheusOperator: {
+    module: 'github.com/prometheus-operator/prometheus-operator',
+    version: 'v0.94.1',
+    crds: ['example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml', 'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml'],
+  },
+  // A real control plane for `npm run test:cluster` (`setup --with-cluster`). kube-apiserver, kube-controller-manager and
+  // kube-scheduler build from pins.kubernetesSchemas; etcd is the version that release requires itself (and kubeadm ships).
+  etcd: { module: 'go.etcd.io/etcd/server/v3', version: 'v3.6.8' },
+  // Fakes the kubelets: keeps fake nodes Ready and moves pods to Running. v0.8.0 is built against Kubernetes 1.36.
+  kwok: {
+    module: 'sigs.k8s.io/kwok',
+    version: 'v0.8.0',
+    // The stages `kwokctl` configures by default (the kwok binary alone starts with none): nodes Ready with leases, pods Ready at once.
+    stages: [
+      'kustomize/stage/node/fast/node-initialize.yaml',
+      'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+      'kustomize/stage/pod/fast/pod-ready.yaml',
+      'kustomize/stage/pod/fast/pod-complete.yaml',
+      'kustomize/stage/pod/fast/pod-delete.yaml',
+    ],
+  },
+} as const;
+
+/** What `npm run charts:check` uses; the local runtime does not need these to start. */
+export const chartToolPaths = {
+  helm: join(toolsDir, 'bin', 'helm'),
+  kubeconform: join(toolsDir, 'bin', 'kubeconform'),
+  /** kubeconform's `-schema-location`; the strict schemas sit in its `v<version>-standalone-strict/` layout below. */
+  kubeSchemas: join(toolsDir, 'k8s-schemas'),
+  promtool: join(toolsDir, 'bin', 'promtool'),
+};
+
+/** The Kubernetes version to hand kubeconform (`-kubernetes-version`), matching the schema folder. */
+export const kubeSchemaVersion = pins.kubernetesSchemas.version.slice(1);
+
+/** Helm keeps its config, cache and data under `.tools/`, never in the user's home. */
+export function helmEnv(): NodeJS.ProcessEnv {
+  const home = join(toolsDir, 'helm-home');
+  return { HELM_CONFIG_HOME: join(home, 'config'), HELM_CACHE_HOME: join(home, 'cache'), HELM_DATA_HOME: join(home, 'data') };
+}
+
+/** Not needed to run the stack: only to check that drill reports render. */
+export const chromiumPath = '/usr/bin/chromium';
+
+/** A part that could not be installed (a registry that did not answer, a build that failed): worth running setup again. */
+export class SetupError extends FaultlineError {
+  override name = 'SetupError';
+  constructor(message: string) {
+    super(message, { retriable: true });
+  }
+}
+
+type Log = (line: string) => void;
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`, stdout: r.stdout ?? '' };
+}
+
+function tail(text: string, lines = 12) {
+  return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function stampOf(dir: string) {
+  const file = join(dir, '.installed');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+/** Installs into a temporary folder and renames it into place, so a failure leaves nothing half-installed. */
+function installAtomically(finalDir: string, stamp: string, build: (tmp: string) => void) {
+  mkdirSync(toolsDir, { recursive: true });
+  const tmp = mkdtempSync(join(toolsDir, '.tmp-'));
+  try {
+    build(tmp);
+    writeFileSync(join(tmp, '.installed'), `${stamp}\n`);
+    rmSync(finalDir, { recursive: true, force: true });
+    renameSync(tmp, finalDir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function linkBin(target: string, name: string) {
+  const bin = join(toolsDir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  rmSync(join(bin, name), { force: true });
+  symlinkSync(target, join(bin, name));
+}
+
+function aptVersion(pkg: string) {
+  const r = run('dpkg-query', ['-W', '-f=${Status}|${Version}', pkg]);
+  if (!r.ok || !r.out.startsWith('install ok installed')) return undefined;
+  return r.out.split('|')[1]!.replace(/^\d+:/, '');
+}
+
+function ensureApt(log: Log, packages: { apt: string; versionPrefix: string }[]) {
+  const missing = packages.filter((p) => !aptVersion(p.apt)?.startsWith(p.versionPrefix));
+  for (const p of packages.filter((x) => !missing.includes(x))) log(`✓ ${p.apt} ${aptVersion(p.apt)} (apt)`);
+  if (missing.length === 0) return;
+  const names = missing.map((p) => p.apt);
+  if (process.getuid?.() !== 0) {
+    throw new SetupError(`apt packages missing: ${names.join(', ')}. Run as root, or: sudo apt-get install -y ${names.join(' ')}`);
+  }
+  log(`… installing ${names.join(', ')} from Debian's apt`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  let r = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env });
+  if (!r.ok) {
+    run('apt-get', ['update', '-q'], { env });
+    r = run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...names], { env });
+  }
+  if (!r.ok) throw new SetupError(`Debian's apt did not install ${names.join(', ')}:\n${tail(r.out)}`);
+  for (const p of missing) {
+    const v = aptVersion(p.apt);
+    if (!v?.startsWith(p.versionPrefix)) throw new SetupError(`${p.apt} ${v} from apt is not the pinned ${p.versionPrefix}x`);
+    log(`✓ ${p.apt} ${v} (apt, installed)`);
+  }
+}
+
+function goEnv() {
+  // The Go proxy here serves modules but not every @latest listing; without "direct" a failed lookup fails fast instead of hanging.
+  return { GOPROXY: process.env.GOPROXY?.includes('proxy') ? process.env.GOPROXY.replace(/,direct$/, '') : 'https://proxy.golang.org', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
+}
+
+interface GoInstallOptions {
+  /** Checks the freshly built binary before it is moved into place; throws SetupError if it is not what was pinned. */
+  verify?: (bin: string) => void;
+  /** Added to the stamp when the build depends on more than the module version (ldflags that change behaviour). */
+  stampSuffix?: string;
+}
+
+function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '', opts: GoInstallOptions = {}) {
+  const dir = join(toolsDir, name);
+  const stamp = `${pkg}@${version}${opts.stampSuffix ?? ''}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, binName))) {
+    log(`✓ ${name} ${version} (go)`);
+  } else {
+    log(`… building ${name} ${version} with go install (a minute or two the first time)`);
+    const started = Date.now();
+    installAtomically(dir, stamp, (tmp) => {
+      const args = ['install', '-trimpath', ...(ldflags ? ['-ldflags', ldflags] : []), `${pkg}@${version}`];
+      const r = run('go', args, { env: { ...goEnv(), GOBIN: tmp } });
+      if (!r.ok) throw new SetupError(`go install ${pkg}@${version} failed (Go module proxy):\n${tail(r.out)}`);
+      opts.verify?.(join(tmp, binName));
+    });
+    log(`✓ ${name} ${version} (go, built in ${seconds(started)})`);
+  }
+  linkBin(join(dir, binName), name === 'toxiproxy' ? 'toxiproxy-server' : name);
+}
+
+const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+function ensureHelm(log: Log) {
+  const { module, version, kubeVersion } = pins.helm;
+  const [major, minor] = kubeVersion.split('.');
+  const ldflags = `-X ${module}/internal/version.version=${version} -X ${module}/pkg/chartutil.k8sVersionMajor=${major} -X ${module}/pkg/chartutil.k8sVersionMinor=${minor}`;
+  ensureGoInstall(log, 'helm', `${module}/cmd/helm`, version, 'helm', ldflags, { stampSuffix: ` kube ${kubeVersion}`, verify: (bin) => verifyHelm(bin, version, kubeVersion) });
+}
+
+/** The ldflags are strings Helm could silently ignore if a package moved: check that the binary reports both. */
+function verifyHelm(bin: string, version: string, kubeVersion: string) {
+  const v = run(bin, ['version', '--template', '{{.Version}}'], { env: helmEnv() });
+  if (!v.ok || v.stdout.trim() !== version) throw new SetupError(`the helm just built reports ${JSON.stringify(v.out.trim())}, not ${version}`);
+  const chart = mkdtempSync(join(toolsDir, '.tmp-helm-probe-'));
+  try {
+    writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: probe\nversion: 0.1.0\n');
+    mkdirSync(join(chart, 'templates'));
+    writeFileSync(join(chart, 'templates', 'kube.yaml'), '# kube {{ .Capabilities.KubeVersion.Version }}\n');
+    const r = run(bin, ['template', 'probe', chart], { env: helmEnv() });
+    const seen = /# kube (v\S+)/.exec(r.stdout)?.[1];
+    if (!r.ok || !seen?.startsWith(`v${kubeVersion}.`)) throw new SetupError(`helm template assumes Kubernetes ${seen ?? '?'}, not ${kubeVersion}:\n${tail(r.out)}`);
+  } finally {
+    rmSync(chart, { recursive: true, force: true });
+  }
+}
+
+/** `go mod download` of one pinned module: its source folder in the module cache (read-only) and zip size. */
+function goModDownload(module: string, version: string) {
+  const started = Date.now();
+  const r = run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv(), cwd: toolsDir });
+  if (!r.ok) throw new SetupError(`go mod download ${module}@${version} failed (Go module proxy):\n${tail(r.out)}`);
+  const info = JSON.parse(r.stdout) as { Dir: string; Zip: string; Info: string };
+  const time = (JSON.parse(readFileSync(info.Info, 'utf8')) as { Time: string }).Time;
+  return { dir: info.Dir, zipBytes: statSync(info.Zip).size, took: seconds(started), time };
+}
+
+/**
+ * Strict JSON schemas for every Kubernetes 1.36 kind and the prometheus-operator CRDs, generated from the pinned modules
+ * into kubeconform's layout. The stamp includes a hash of the generator, so a change to it regenerates them.
+ */
+function ensureKubeSchemas(log: Log) {
+  const k8s = pins.kubernetesSchemas;
+  const po = pins.prometheusOperator;
+  const dir = chartToolPaths.kubeSchemas;
+  const folder = strictSchemaFolder(kubeSchemaVersion);
+  const generator = createHash('sha256').update(readFileSync(join(import.meta.dirname, 'k8s-schemas.ts'))).digest('hex').slice(0, 12);
+  const stamp = `${k8s.module}@${k8s.version} ${po.module}@${po.version} generator ${generator}`;
+  const label = `kubernetes ${kubeSchemaVersion} + prometheus-operator ${po.version} schemas`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, folder, 'deployment-apps-v1.json'))) {
+    log(`✓ ${label} (generated)`);
+    return;
+  }
+  log(`… generating ${label} from the Go modules`);
+  const started = Date.now();
+  installAtomically(dir, stamp, (tmp) => {
+    const kube = goModDownload(k8s.module, k8s.version);
+    log(`  ${k8s.module}@${k8s.version}: ${(kube.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${kube.took}`);
+    const swagger = JSON.parse(readFileSync(join(kube.dir, 'api', 'openapi-spec', 'swagger.json'), 'utf8')) as { definitions?: Record<string, unknown> };
+    const files = kubernetesSchemas(swagger);
+    const operator = goModDownload(po.module, po.version);
+    log(`  ${po.module}@${po.version}: ${(operator.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${operator.took}`);
+    const meta = objectMetaSchema(swagger);
+    for (const crd of po.crds) {
+      for (const doc of parseAllDocuments(readFileSync(join(operator.dir, crd), 'utf8'))) {
+        for (const [name, schema] of crdSchemas(doc.toJS(), meta)) files.set(name, schema);
+      }
+    }
+    mkdirSync(join(tmp, folder));
+    for (const [name, schema] of files) writeFileSync(join(tmp, folder, name), JSON.stringify(schema));
+    writeFileSync(join(tmp, 'sources.json'), JSON.stringify({ kubernetes: `${k8s.module}@${k8s.version}`, crds: po.crds.map((c) => `${po.module}@${po.version}/${c}`), kinds: [...files.keys()].sort() }, null, 2));
+    verifySchemas(tmp);
+  });
+  log(`✓ ${label} (generated in ${seconds(started)})`);
+}
+
+/** The schemas must reject, not just accept: a misspelled field and a wrong type each fail, a good Deployment passes. */
+function verifySchemas(root: string) {
+  const deployment = (spec: JsonSchema) => JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } }, ...spec } });
+  const check = (doc: string) => spawnSync(chartToolPaths.kubeconform, ['-strict', '-kubernetes-version', kubeSchemaVersion, '-schema-location', root, '-'], { input: doc, encoding: 'utf8' });
+  const good = check(deployment({ replicas: 2 }));
+  if (good.status !== 0) throw new SetupError(`the generated schemas reject a valid Deployment:\n${tail(`${good.stdout}${good.stderr}`)}`);
+  for (const bad of [deployment({ replicass: 2 }), deployment({ replicas: 'two' })]) {
+    if (check(bad).status === 0) throw new SetupError(`the generated schemas accept an invalid Deployment: ${bad}`);
+  }
+}
+
+interface SourceBuild {
+  /** The folder under `.tools/` and the name linked into `.tools/bin/`. */
+  name: string;
+  module: string;
+  version: string;
+  /** The version the tool reports, when its Go module is tagged differently. */
+  release: string;
+  /** The main package, relative to the module root. */
+  pkg: string;
+  ldflags?: string;
+  verify?: (bin: string) => void;
+}
+
+// -buildvcs=false: the build folder sits inside this repository, whose commit Go would otherwise stamp into the binary.
+const sourceBuildFlags = ['-trimpath', '-buildvcs=false'];
+
+/** Builds a command inside its own module's source, for modules whose go.mod has replace directives (`go install` refuses those). */
+function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, ldflags, verify }: SourceBuild) {
+  const dir = join(toolsDir, name);
+  const stamp = `${module}@${version}/${pkg} ${sourceBuildFlags.join(' ')}${ldflags ? ` ldflags ${ldflags}` : ''}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, name))) {
+    log(`✓ ${name} ${release} (go)`);
+  } else {
+    log(`… building ${name} ${release} from ${module}@${version} (several minutes the first time)`);
+    const started = Date.now();
+    installAtomically(dir, stamp, (tmp) => {
+      const src = join(tmp, 'src');
+      cpSync(goModDownload(module, version).dir, src, { recursive: true });
+      chmodSync(src, 0o755);
+      run('chmod', ['-R', 'u+w', src]);
+      const r = run('go', ['build', ...sourceBuildFlags, ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(tmp, name), pkg], { cwd: src, env: goEnv() });
+      rmSync(src, { recursive: true, force: true });
+      if (!r.ok) throw new SetupError(`building ${name} ${release} failed:\n${tail(r.out)}`);
+      verify?.(join(tmp, name));
+    });
+    log(`✓ ${name} ${release} (go, built in ${seconds(started)})`);
+  }
+  linkBin(join(dir, name), name);
+}
+
+function ensureJaeger(log: Log) {
+  ensureBuiltFromSource(log, { name: 'jaeger', ...pins.jaeger, pkg: './cmd/jaeger' });
+}
+
+/** promtool at the chart's Prometheus minor, with Kubernetes service discovery, to check the chart's prometheus.yml. */
+function ensurePromtool(log: Log) {
+  const { module, version, release } = pins.promtool;
+  ensureBuiltFromSource(log, {
+    name: 'promtool',
+    module,
+    version,
+    release,
+    pkg: './cmd/promtool',
+    ldflags: `-X github.com/prometheus/common/version.Version=${release.slice(1)}`,
+    verify: (bin) => {
+      const v = run(bin, ['--version']);
+      if (!v.ok || !v.stdout.startsWith(`promtool, version ${release.slice(1)} `)) throw new SetupError(`the promtool just built reports ${JSON.stringify(v.out.trim())}, not ${release}`);
+    },
+  });
+}
+
+function ensureKafka(log: Log) {
+  const { version, scala } = pins.kafka;
+  const dir = join(toolsDir, `kafka-${version}`);
+  const stamp = `org.apache.kafka:kafka_${scala}:${version}`;
+  if (stampOf(dir) === stamp && existsSync(join(dir, 'lib', `kafka_${scala}-${version}.jar`))) {
+    log(`✓ kafka ${version} (maven)`);
+    return;
+  }
+  log(`… fetching Apache Kafka ${version} broker jars from Maven Central`);
+  installAtomically(dir, stamp, (tmp) => {
+    writeFileSync(join(tmp, 'pom.xml'), kafkaPom(version, scala));
+    const r = run('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'], { cwd: tmp });
+    if (!r.ok) throw new SetupError(`Maven did not fetch kafka_${scala}:${version} (Maven Central):\n${tail(r.out)}`);
+  });
+  log(`✓ kafka ${version} (maven, fetched)`);
+}
+
+function kafkaPom(version: string, scala: string) {
+  const dep = (g: string, a: string, v: string) => `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>dev.faultline</groupId><artifactId>kafka-broker</artifactId><version>1</version><packaging>pom</packaging>
+<dependencies>${dep('org.apache.kafka', `kafka_${scala}`, version)}${dep('ch.qos.reload4j', 'reload4j', '1.2.25')}${dep('org.slf4j', 'slf4j-reload4j', '1.7.36')}</dependencies></project>\n`;
+}
+
+function requireCommand(cmd: string, args: string[], hint: string) {
+  if (!run(cmd, args).ok) throw new SetupError(`${cmd} is needed: ${hint}`);
+}
+
+/** Installs every part the local runtime needs. Idempotent: a second run only checks stamps. */
+export function installToolchain(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  requireCommand('java', ['-version'], 'install a Java 17 runtime');
+  requireCommand('mvn', ['-v'], 'install Maven 3');
+  ensureApt(log, [pins.redis, pins.prometheus, pins.chromium]);
+  ensureGoInstall(log, 'toxiproxy', `${pins.toxiproxy.module}/cmd/server`, pins.toxiproxy.version, 'server', `-X ${pins.toxiproxy.module}.Version=${pins.toxiproxy.version.slice(1)}`);
+  ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6');
+  ensureKafka(log);
+  ensureJaeger(log);
+  installChartTooling(log);
+}
+
+/** kind, for users with Docker who run the Kubernetes runtime: not needed by the tests, so only on request. */
+export function installKind(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  ensureGoInstall(log, 'kind', pins.kind.module, pins.kind.version, 'kind');
+}
+
+/** What `npm run charts:check` needs: helm, kubeconform, the strict schemas and promtool (Go only; no apt, Java or Maven). */
+export function installChartTooling(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.22 or newer');
+  ensureHelm(log);
+  ensureGoInstall(log, 'kubeconform', `${pins.kubeconform.module}/cmd/kubeconform`, pins.kubeconform.version, 'kubeconform', `-X main.version=${pins.kubeconform.version}`);
+  ensureKubeSchemas(log);
+  ensurePromtool(log);
+}
+
+/** What `startControlPlane` (chaos/src/cluster/) runs; `npm run setup -- --with-cluster` installs them. */
+export const controlPlanePaths = {
+  etcd: join(toolsDir, 'control-plane', 'etcd'),
+  kubeApiserver: join(toolsDir, 'control-plane', 'kube-apiserver'),
+  kubeControllerManager: join(toolsDir, 'control-plane', 'kube-controller-manager'),
+  kubeScheduler: join(toolsDir, 'control-plane', 'kube-scheduler'),
+  kwok: join(toolsDir, 'kwok', 'kwok'),
+  /** KWOK's Stage objects, for `kwok --config`. */
+  kwokStages: join(toolsDir, 'kwok-stages', 'stages.yaml'),
+};
+
+const kubeCommands = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+
+// etcd's own main package is in go.etcd.io/etcd/v3, whose go.mod has replace directives, so Go will not build it as a
+// dependency; its server library builds fine. This is all etcd's main.go does.
+const etcdMain = `package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+`;
+
+// No paths of this machine in the binaries; goEnv() makes them static (CGO_ENABLED=0).
+const controlPlaneBuildFlags = ['-trimpath'];
+
+/** The version stamps Kubernetes' own build sets (hack/lib/version.sh): without them the binaries report v0.0.0-master. */
+function kubeVersionLdflags(version: string, buildDate: string) {
+  const [major, minor] = version.slice(1).split('.');
+  // "archive": built from the published source archive of the tag, not from a git tree.
+  const vars = { gitVersion: version, gitMajor: major, gitMinor: minor, gitTreeState: 'archive', buildDate };
+  const packages = ['k8s.io/client-go/pkg/version', 'k8s.io/component-base/version'];
+  // -s -w as Kubernetes' release builds: no symbol tables, about a third smaller.
+  return ['-s', '-w', ...packages.flatMap((pkg) => Object.entries(vars).map(([k, v]) => `-X ${pkg}.${k}=${v}`))].join(' ');
+}
+
+// One module for all four binaries, so one `go build` compiles their shared packages once.
+const controlPlaneGoModTemplate = `// Generated by chaos/src/local/toolchain.ts: the control plane for \`npm run test:cluster\`.
+module faultline.local/control-plane
+
+{go}
+
+require (
+\t{kubernetes}
+\t{etcd}
+)
+
+// k8s.io/kubernetes points these at its ./staging tree, which its module zip leaves out: the copies published for the tag.
+replace (
+{staging}
+)
+`;
+
+/**
+ * The control plane's go.mod. The staging modules (k8s.io/api, client-go, …; v1.36.3 publishes them as v0.36.3) are
+ * read from the tag's own go.mod, so the list follows a version bump, as does its `go` line.
+ */
+function controlPlaneGoMod(kubeGoMod: string) {
+  const kube = pins.kubernetesSchemas;
+  const staging = [...kubeGoMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map((m) => m[1]!);
+  const goLine = /^go \S+$/m.exec(kubeGoMod)?.[0];
+  if (staging.length < 20 || !goLine) throw new SetupError(`${kube.module}@${kube.version}'s go.mod has no staging replace block to follow`);
+  const published = `v0.${kube.version.split('.').slice(1).join('.')}`;
+  return controlPlaneGoModTemplate
+    .replace('{go}', goLine)
+    .replace('{kubernetes}', `${kube.module} ${kube.version}`)
+    .replace('{etcd}', `${pins.etcd.module} ${pins.etcd.version}`)
+    .replace('{staging}', staging.map((m) => `\t${m} => ${m} ${published}`).join('\n'));
+}
+
+/** etcd, kube-apiserver, kube-controller-manager and kube-scheduler, checked by `--version` before they are moved into place. */
+function ensureControlPlaneBinaries(log: Log) {
+  const kube = pins.kubernetesSchemas;
+  const etcd = pins.etcd;
+  const dir = dirname(controlPlanePaths.etcd);
+  const want: Record<string, string> = Object.fromEntries([...kubeCommands.map((c) => [c, `Kubernetes ${kube.version}`]), ['etcd', `etcd Version: ${etcd.version.slice(1)}`]]);
+  // The recipe is what is built and how; a change to any of it rebuilds.
+  const recipe = createHash('sha256').update([etcdMain, ...controlPlaneBuildFlags, kubeVersionLdflags(kube.version, ''), controlPlaneGoModTemplate, ...kubeCommands].join('\n')).digest('hex').slice(0, 12);
+  const stamp = `${kube.module}@${kube.version} ${etcd.module}@${etcd.version} recipe ${recipe} (${Object.entries(want).map(([bin, v]) => `${bin}: ${v}`).join(', ')})`;
+  const label = `control plane ${kube.version} + etcd ${etcd.version}`;
+  if (stampOf(dir) === stamp && Object.keys(want).every((bin) => existsSync(join(dir, bin)))) {
+    log(`✓ ${label} (go)`);
+    return;
+  }
+  log(`… building ${label} from the Go module proxy (5–10 minutes the first time on 2 cores)`);
+  const started = Date.now();
+  installAtomically(dir, stamp, (tmp) => {
+    const source = goModDownload(kube.module, kube.version);
+    // The module (with the go.sum the build resolved) stays next to the binaries: the exact versions they were built from.
+    const mod = join(tmp, 'module');
+    mkdirSync(join(mod, 'etcd'), { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), controlPlaneGoMod(readFileSync(join(source.dir, 'go.mod'), 'utf8')));
+    writeFileSync(join(mod, 'etcd', 'main.go'), etcdMain);
+    // buildDate is the tag's time from the proxy, so two builds of the pin report the same.
+    const args = ['build', ...controlPlaneBuildFlags, '-ldflags', kubeVersionLdflags(kube.version, source.time), '-o', `${tmp}/`, './etcd', ...kubeCommands.map((c) => `${kube.module}/cmd/${c}`)];
+    const r = run('go', args, { cwd: mod, env: goEnv() });
+    if (!r.ok) throw new SetupError(`building the control plane from ${kube.module}@${kube.version} failed (Go module proxy):\n${tail(r.out)}`);
+    const versions = Object.entries(want).map(([bin, expected]) => {
+      const v = run(join(tmp, bin), ['--version']);
+      if (!v.ok || v.stdout.trim().split('\n')[0] !== expected) throw new SetupError(`the ${bin} just built reports ${JSON.stringify(v.out.trim())}, not ${expected}`);
+      return `${bin}: ${v.stdout.trim().split('\n').join('; ')}`;
+    });
+    writeFileSync(join(tmp, 'versions.txt'), `${versions.join('\n')}\n`);
+  });
+  const bytes = Object.keys(want).reduce((sum, bin) => sum + statSync(join(dir, bin)).size, 0);
+  log(`✓ ${label} (go, built in ${seconds(started)}, ${(bytes / 2 ** 20).toFixed(0)} MiB)`);
+}
+
+/** KWOK's default stages, copied from the pinned module so they match the binary. */
+function ensureKwokStages(log: Log) {
+  const { module, version, stages } = pins.kwok;
+  const file = controlPlanePaths.kwokStages;
+  const stamp = `${module}@${version} ${stages.join(' ')}`;
+  if (stampOf(dirname(file)) === stamp && existsSync(file)) {
+    log(`✓ kwok ${version} stages (from the module)`);
+    return;
+  }
+  installAtomically(dirname(file), stamp, (tmp) => {
+    const src = goModDownload(module, version);
+    writeFileSync(join(tmp, 'stages.yaml'), stages.map((f) => `# ${module}@${version}/${f}\n${readFileSync(join(src.dir, f), 'utf8').trim()}\n`).join('---\n'));
+  });
+  log(`✓ kwok ${version} stages (from the module, copied)`);
+}
+
+/** A real control plane for `npm run test:cluster`: etcd, the three kube binaries and KWOK. Go only; not needed by the other suites. */
+export function installControlPlane(log: Log = console.log) {
+  requireCommand('go', ['version'], 'install Go 1.26 or newer (Kubernetes 1.36 requires it)');
+  ensureControlPlaneBinaries(log);
+  ensureGoInstall(log, 'kwok', `${pins.kwok.module}/cmd/kwok`, pins.kwok.version, 'kwok', '', { verify: verifyKwok });
+  ensureKwokStages(log);
+}
+
+function verifyKwok(bin: string) {
+  const v = run(bin, ['--version']);
+  if (!v.ok || !v.out.includes(pins.kwok.version.slice(1))) throw new SetupError(`the kwok just built reports ${JSON.stringify(v.out.trim())}, not ${pins.kwok.version}`);
+}
