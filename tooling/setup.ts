@@ -1,5 +1,5 @@
 // Installs the local runtime's real parts (Redis, Prometheus, Kafka, Toxiproxy, k6, Jaeger) and the chart tooling,
-// pinned and idempotent; `--with-kind` adds kind for scripts/kind/up.sh, `--with-cluster` the control plane of `npm run test:cluster`.
+// pinned and idempotent; `--with-kind` adds kind for tooling/kind/up.sh, `--with-cluster` the control plane of `npm run test:cluster`.
 import { main, UsageError } from '../chaos/src/core/errors.ts';
 import { installControlPlane, installKind, installToolchain, toolsDir } from './toolchain.ts';
 

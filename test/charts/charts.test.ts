@@ -132,7 +132,7 @@ describe('the Prometheus configuration check', () => {
 });
 
 describe('npm run charts:check', () => {
-  const script = join(projectRoot, 'scripts/charts-check.ts');
+  const script = join(projectRoot, 'tooling/charts-check.ts');
   it.each([
     [['--bogus'], 'unknown option --bogus'],
     [['/nonexistent-charts'], 'no such folder /nonexistent-charts'],

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { chaosRoleRules, sortRules, type PolicyRule } from '../../chaos/src/platforms/kubernetes/rbac.ts';
+import { chaosRoleRules, drillRunnerRules, sortRules, type PolicyRule } from '../../chaos/src/platforms/kubernetes/rbac.ts';
 import { helmEnv, projectRoot, chartToolPaths } from '../../tooling/toolchain.ts';
 
 const chart = join(projectRoot, 'charts/faultline');
@@ -38,6 +38,12 @@ describe.each(scenarios)('chart scenario %s', (scenario) => {
     for (const role of chaosRoles) expect(sortRules(role.rules as PolicyRule[])).toEqual(chaosRoleRules);
     const bindings = manifests.filter((m) => m.kind === 'RoleBinding' && m.metadata.name.endsWith('-chaos-controller'));
     expect(bindings.map((b) => b.metadata.namespace ?? 'faultline').sort()).toEqual(chaosRoles.map((r) => r.metadata.namespace ?? 'faultline').sort());
+  });
+
+  it('ships the drill runner’s Role with exactly the rules a drill from outside the cluster needs', () => {
+    const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name.endsWith('-drill-runner'));
+    expect(roles).toHaveLength(1);
+    expect(sortRules(roles[0]!.rules as PolicyRule[])).toEqual(drillRunnerRules('faultline'));
   });
 
   it('runs every pod as non-root with memory requests and limits on every container', () => {

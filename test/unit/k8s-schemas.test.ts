@@ -1,7 +1,7 @@
 // The schema generator's Kubernetes rules, on a miniature OpenAPI spec and CRD: kubeconform's file names, strictness,
 // int-or-string, nullable optional fields, recursive types, and the CRD extensions.
 import { describe, expect, it } from 'vitest';
-import { crdSchemas, kubernetesSchemas, objectMetaSchema, schemaFileName, strictSchemaFolder } from '../../chaos/src/local/k8s-schemas.ts';
+import { crdSchemas, kubernetesSchemas, objectMetaSchema, schemaFileName, strictSchemaFolder } from '../../tooling/k8s-schemas.ts';
 
 const swagger = {
   definitions: {

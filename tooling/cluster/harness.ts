@@ -2,7 +2,7 @@
 // kube-apiserver; unlike envtest it adds the kube-controller-manager (Deployments get ReplicaSets, ReplicaSets get pods,
 // namespaces and service-account tokens work), the kube-scheduler (pods get nodes) and KWOK, which fakes the kubelets of
 // a few Node objects so that scheduled pods turn Running and Ready without any container runtime.
-// The binaries come from `npm run setup -- --with-cluster` (chaos/src/local/toolchain.ts).
+// The binaries come from `npm run setup -- --with-cluster` (tooling/toolchain.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the kind cluster (if absent), builds the images, loads them into kind and installs the chart.
 # Needs Docker (or Podman), Go and Node; kind and helm are built pinned into .tools/ by `npm run setup`.
-# Usage: scripts/kind/up.sh [extra helm flags, e.g. -f charts/faultline/ci/small-footprint-values.yaml]
+# Usage: tooling/kind/up.sh [extra helm flags, e.g. -f charts/faultline/ci/small-footprint-values.yaml]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../core/host.ts';
 import { portsFor } from '../platforms/local/layout.ts';
-import { projectRoot } from '../../../tooling/toolchain.ts';
+import { projectRoot } from '../core/paths.ts';
 import { runStep, sleep, type BenchTarget } from './step.ts';
 
 export interface OverheadSide {

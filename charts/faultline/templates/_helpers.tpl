@@ -107,6 +107,32 @@ prometheus.io/path: /metrics
   verbs: [create, delete, list, update]
 {{- end }}
 
+{{/* Whoever runs whole drills from outside the cluster: the fault rules, and what probes, loads and the ledger reach
+through the API server. Exactly what chaos/src/platforms/kubernetes/rbac.ts's drillRunnerRules lists; a chart test
+compares the two. */}}
+{{- define "faultline.drillRunnerRules" -}}
+{{ include "faultline.chaosRules" . }}
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods/portforward]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [pods/proxy]
+  verbs: [get, patch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+  resourceNames: [{{ include "faultline.fullname" . }}-api-keys]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [services/proxy]
+  verbs: [create, get]
+{{- end }}
+
 {{/* Prometheus finds annotated pods in this namespace and labels them as the local runtime does (service, instance_name). */}}
 {{- define "faultline.prometheusConfig" -}}
 global:

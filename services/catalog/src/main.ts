@@ -31,6 +31,7 @@ finishApp(app, logger, { redis, name: 'the menu store' });
 
 await serve(app, {
   port: config.PORT,
+  connectionMaxAgeMs: config.CONNECTION_MAX_AGE_MS,
   host: config.HOST,
   logger,
   closers: [() => redis.quit()],

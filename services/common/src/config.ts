@@ -49,4 +49,6 @@ export const baseConfig = z.object({
   REPLICA: env.replica(),
   /** off turns every resilience policy into a pass-through, for the control run. */
   FAULTLINE_RESILIENCE: env.resilience(),
+  /** Keep-alive connections to this service end after this long (0: never); see serve(). */
+  CONNECTION_MAX_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(5000),
 });

@@ -110,4 +110,4 @@ app.get(
 );
 finishApp(app, logger);
 
-await serve(app, { port: config.PORT, host: config.HOST, logger, closers: [() => redis.quit()] });
+await serve(app, { port: config.PORT, host: config.HOST, logger, connectionMaxAgeMs: config.CONNECTION_MAX_AGE_MS, closers: [() => redis.quit()] });

@@ -101,6 +101,7 @@ const app = createApp({
 // Graceful: disconnect finishes the batch in hand, commits its offsets and leaves the group, so no session has to expire.
 await serve(app, {
   port: config.PORT,
+  connectionMaxAgeMs: config.CONNECTION_MAX_AGE_MS,
   host: config.HOST,
   logger,
   closers: [() => consumer.disconnect(), () => redis.quit()],

@@ -125,6 +125,7 @@ finishApp(app, logger, { redis, name: 'the order store' });
 
 await serve(app, {
   port: config.PORT,
+  connectionMaxAgeMs: config.CONNECTION_MAX_AGE_MS,
   host: config.HOST,
   logger,
   closers: [() => backlog.close(), () => producer.disconnect(), () => redis.quit()],
