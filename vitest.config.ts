@@ -18,16 +18,17 @@ export default defineConfig({
       },
       // helm lint/template, strict offline schema validation and promtool over charts/; needs `npm run setup`.
       { test: { name: 'charts', include: ['test/charts/**/*.test.ts'], testTimeout: 120_000 } },
-      // A real control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK) per file; needs `npm run setup -- --with-cluster`.
+      // One real node (control plane, containerd, kubelet, kube-proxy, CoreDNS, kube-router) with the chart installed,
+      // shared by every file; needs root and `npm run setup -- --with-node` (npm run test:cluster runs it).
       {
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
-          // Each file starts its own control plane; two at once would crowd a 2-core machine.
+          // One cluster on a 2-core machine: files run one after another.
           fileParallelism: false,
-          testTimeout: 120_000,
-          hookTimeout: 300_000,
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
         },
       },
     ],

@@ -1,11 +1,14 @@
 // Installs the local runtime's real parts (Redis, Prometheus, Kafka, Toxiproxy, k6, Jaeger) and the chart tooling,
-// pinned and idempotent; `--with-kind` adds kind for tooling/kind/up.sh, `--with-cluster` the control plane of `npm run test:cluster`.
+// pinned and idempotent; `--with-kind` adds kind for tooling/kind/up.sh, and `--with-node` a real one-node cluster
+// (the control plane, containerd, kubelet, kube-proxy, CoreDNS, kube-router) and its images, for `npm run test:cluster`
+// and `npm run cluster:up`.
 import { main, UsageError } from '../chaos/src/core/errors.ts';
-import { installControlPlane, installKind, installToolchain, toolsDir } from './toolchain.ts';
+import { buildImages } from './images/build.ts';
+import { installKind, installNode, installToolchain, toolsDir } from './toolchain.ts';
 
 await main('setup', async () => {
   const flags = process.argv.slice(2);
-  const options = ['--with-kind', '--with-cluster'];
+  const options = ['--with-kind', '--with-node'];
   const unknown = flags.filter((f) => !options.includes(f));
   if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.join(' ')} (the options are ${options.join(', ')})`);
   const started = Date.now();
@@ -13,6 +16,9 @@ await main('setup', async () => {
   const log = (line: string) => console.log(`  ${line}`);
   installToolchain(log);
   if (flags.includes('--with-kind')) installKind(log);
-  if (flags.includes('--with-cluster')) installControlPlane(log);
+  if (flags.includes('--with-node')) {
+    installNode(log);
+    buildImages(log);
+  }
   console.log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

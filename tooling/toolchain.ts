@@ -42,18 +42,24 @@ export const pins = {
   // kube-scheduler build from pins.kubernetesSchemas; etcd is the version that release requires itself (and kubeadm ships).
   etcd: { module: 'go.etcd.io/etcd/server/v3', version: 'v3.6.8' },
   // Fakes the kubelets: keeps fake nodes Ready and moves pods to Running. v0.8.0 is built against Kubernetes 1.36.
-  kwok: {
-    module: 'sigs.k8s.io/kwok',
-    version: 'v0.8.0',
-    // The stages `kwokctl` configures by default (the kwok binary alone starts with none): nodes Ready with leases, pods Ready at once.
-    stages: [
-      'kustomize/stage/node/fast/node-initialize.yaml',
-      'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
-      'kustomize/stage/pod/fast/pod-ready.yaml',
-      'kustomize/stage/pod/fast/pod-complete.yaml',
-      'kustomize/stage/pod/fast/pod-delete.yaml',
-    ],
-  },
+  // A real node (`setup --with-node`): its runtime from Debian's apt, its DNS, NetworkPolicy enforcer and image tool from the Go proxy.
+  nodeApt: [
+    { apt: 'containerd', versionPrefix: '1.6.' },
+    { apt: 'runc', versionPrefix: '1.1.' },
+    { apt: 'containernetworking-plugins', versionPrefix: '1.1.' },
+    { apt: 'iptables', versionPrefix: '1.8.' },
+    { apt: 'ipset', versionPrefix: '7.' },
+    { apt: 'conntrack', versionPrefix: '1.4.' },
+    { apt: 'nftables', versionPrefix: '1.0.' },
+    { apt: 'openssl', versionPrefix: '3.0.' },
+    // Images without Docker (tooling/images): the project's Dockerfile built with buildah on a base from mmdebstrap.
+    { apt: 'buildah', versionPrefix: '1.28.' },
+    { apt: 'mmdebstrap', versionPrefix: '1.3.' },
+  ],
+  coredns: { module: 'github.com/coredns/coredns', version: 'v1.14.7' },
+  // The only v2 release the Go proxy serves; its listing flags security issues, acceptable for a loopback test enforcer.
+  kubeRouter: { module: 'github.com/cloudnativelabs/kube-router/v2', version: 'v2.1.0' },
+  crane: { module: 'github.com/google/go-containerregistry', version: 'v0.22.1' },
 } as const;
 
 /** What `npm run charts:check` uses; the local runtime does not need these to start. */
@@ -312,22 +318,28 @@ function ensureJaeger(log: Log) {
   ensureBuiltFromSource(log, { name: 'jaeger', ...pins.jaeger, pkg: './cmd/jaeger' });
 }
 
-/** promtool at the chart's Prometheus minor, with Kubernetes service discovery, to check the chart's prometheus.yml. */
-function ensurePromtool(log: Log) {
+/** promtool and prometheus, at the chart's Prometheus minor, from one module (replace directives, so built from its source). */
+function prometheusCommand(name: 'promtool' | 'prometheus'): SourceBuild {
   const { module, version, release } = pins.promtool;
-  ensureBuiltFromSource(log, {
-    name: 'promtool',
+  return {
+    name,
     module,
     version,
     release,
-    pkg: './cmd/promtool',
+    pkg: `./cmd/${name}`,
     ldflags: `-X github.com/prometheus/common/version.Version=${release.slice(1)}`,
     verify: (bin) => {
       const v = run(bin, ['--version']);
-      if (!v.ok || !v.stdout.startsWith(`promtool, version ${release.slice(1)} `)) throw new SetupError(`the promtool just built reports ${JSON.stringify(v.out.trim())}, not ${release}`);
+      if (!v.ok || !v.stdout.startsWith(`${name}, version ${release.slice(1)} `)) throw new SetupError(`the ${name} just built reports ${JSON.stringify(v.out.trim())}, not ${release}`);
     },
-  });
+  };
 }
+
+/** promtool with Kubernetes service discovery, to check the chart's prometheus.yml. */
+const ensurePromtool = (log: Log) => ensureBuiltFromSource(log, prometheusCommand('promtool'));
+
+/** The server, for the chart's Prometheus image on a node here (its web UI's assets are not built: the API is what drills read). */
+const ensurePrometheus = (log: Log) => ensureBuiltFromSource(log, prometheusCommand('prometheus'));
 
 function ensureKafka(log: Log) {
   const { version, scala } = pins.kafka;
@@ -385,18 +397,37 @@ export function installChartTooling(log: Log = console.log) {
   ensurePromtool(log);
 }
 
-/** What `startControlPlane` (tooling/cluster/) runs; `npm run setup -- --with-cluster` installs them. */
+/** The control plane a node runs (tooling/cluster/node.ts); `npm run setup -- --with-node` installs it. */
 export const controlPlanePaths = {
   etcd: join(toolsDir, 'control-plane', 'etcd'),
   kubeApiserver: join(toolsDir, 'control-plane', 'kube-apiserver'),
   kubeControllerManager: join(toolsDir, 'control-plane', 'kube-controller-manager'),
   kubeScheduler: join(toolsDir, 'control-plane', 'kube-scheduler'),
-  kwok: join(toolsDir, 'kwok', 'kwok'),
-  /** KWOK's Stage objects, for `kwok --config`. */
-  kwokStages: join(toolsDir, 'kwok-stages', 'stages.yaml'),
 };
 
-const kubeCommands = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+/** What a real node runs besides the control plane (tooling/cluster/node.ts); `npm run setup -- --with-node` installs them. */
+export const nodePaths = {
+  kubelet: join(toolsDir, 'control-plane', 'kubelet'),
+  kubeProxy: join(toolsDir, 'control-plane', 'kube-proxy'),
+  kubectl: join(toolsDir, 'control-plane', 'kubectl'),
+  coredns: join(toolsDir, 'coredns', 'coredns'),
+  /** The Prometheus server of the chart's image on a node here, from the same module as promtool. */
+  prometheus: join(toolsDir, 'prometheus', 'prometheus'),
+  kubeRouter: join(toolsDir, 'kube-router', 'kube-router'),
+  crane: join(toolsDir, 'crane', 'crane'),
+  containerd: '/usr/bin/containerd',
+  ctr: '/usr/bin/ctr',
+  runc: '/usr/sbin/runc',
+  /** Debian's containernetworking-plugins put them here, not in /opt/cni/bin. */
+  cniBin: '/usr/lib/cni',
+  /** The images tooling/images built: `[{ ref, archive }]`, pushed into the node's registry at start. */
+  imageIndex: join(toolsDir, 'images', 'index.json'),
+};
+
+// The node's kubelet, kube-proxy and kubectl come from the same build: most of their packages are the control plane's.
+const kubeCommands = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
+/** How each binary reports its version: kubectl has no --version. */
+const versionArgs = (bin: string) => (bin === 'kubectl' ? ['version', '--client'] : ['--version']);
 
 // etcd's own main package is in go.etcd.io/etcd/v3, whose go.mod has replace directives, so Go will not build it as a
 // dependency; its server library builds fine. This is all etcd's main.go does.
@@ -458,12 +489,12 @@ function controlPlaneGoMod(kubeGoMod: string) {
     .replace('{staging}', staging.map((m) => `\t${m} => ${m} ${published}`).join('\n'));
 }
 
-/** etcd, kube-apiserver, kube-controller-manager and kube-scheduler, checked by `--version` before they are moved into place. */
+/** etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl, each checked by its version before they are moved into place. */
 function ensureControlPlaneBinaries(log: Log) {
   const kube = pins.kubernetesSchemas;
   const etcd = pins.etcd;
   const dir = dirname(controlPlanePaths.etcd);
-  const want: Record<string, string> = Object.fromEntries([...kubeCommands.map((c) => [c, `Kubernetes ${kube.version}`]), ['etcd', `etcd Version: ${etcd.version.slice(1)}`]]);
+  const want: Record<string, string> = Object.fromEntries([...kubeCommands.map((c) => [c, c === 'kubectl' ? `Client Version: ${kube.version}` : `Kubernetes ${kube.version}`]), ['etcd', `etcd Version: ${etcd.version.slice(1)}`]]);
   // The recipe is what is built and how; a change to any of it rebuilds.
   const recipe = createHash('sha256').update([etcdMain, ...controlPlaneBuildFlags, kubeVersionLdflags(kube.version, ''), controlPlaneGoModTemplate, ...kubeCommands].join('\n')).digest('hex').slice(0, 12);
   const stamp = `${kube.module}@${kube.version} ${etcd.module}@${etcd.version} recipe ${recipe} (${Object.entries(want).map(([bin, v]) => `${bin}: ${v}`).join(', ')})`;
@@ -486,7 +517,7 @@ function ensureControlPlaneBinaries(log: Log) {
     const r = run('go', args, { cwd: mod, env: goEnv() });
     if (!r.ok) throw new SetupError(`building the control plane from ${kube.module}@${kube.version} failed (Go module proxy):\n${tail(r.out)}`);
     const versions = Object.entries(want).map(([bin, expected]) => {
-      const v = run(join(tmp, bin), ['--version']);
+      const v = run(join(tmp, bin), versionArgs(bin));
       if (!v.ok || v.stdout.trim().split('\n')[0] !== expected) throw new SetupError(`the ${bin} just built reports ${JSON.stringify(v.out.trim())}, not ${expected}`);
       return `${bin}: ${v.stdout.trim().split('\n').join('; ')}`;
     });
@@ -496,31 +527,67 @@ function ensureControlPlaneBinaries(log: Log) {
   log(`✓ ${label} (go, built in ${seconds(started)}, ${(bytes / 2 ** 20).toFixed(0)} MiB)`);
 }
 
-/** KWOK's default stages, copied from the pinned module so they match the binary. */
-function ensureKwokStages(log: Log) {
-  const { module, version, stages } = pins.kwok;
-  const file = controlPlanePaths.kwokStages;
-  const stamp = `${module}@${version} ${stages.join(' ')}`;
-  if (stampOf(dirname(file)) === stamp && existsSync(file)) {
-    log(`✓ kwok ${version} stages (from the module)`);
-    return;
-  }
-  installAtomically(dirname(file), stamp, (tmp) => {
-    const src = goModDownload(module, version);
-    writeFileSync(join(tmp, 'stages.yaml'), stages.map((f) => `# ${module}@${version}/${f}\n${readFileSync(join(src.dir, f), 'utf8').trim()}\n`).join('---\n'));
-  });
-  log(`✓ kwok ${version} stages (from the module, copied)`);
-}
-
-/** A real control plane for `npm run test:cluster`: etcd, the three kube binaries and KWOK. Go only; not needed by the other suites. */
+/** A real Kubernetes v1.36 from the Go module proxy: etcd, the control plane, kubelet, kube-proxy and kubectl, in one build. */
 export function installControlPlane(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.26 or newer (Kubernetes 1.36 requires it)');
   ensureControlPlaneBinaries(log);
-  ensureGoInstall(log, 'kwok', `${pins.kwok.module}/cmd/kwok`, pins.kwok.version, 'kwok', '', { verify: verifyKwok });
-  ensureKwokStages(log);
 }
 
-function verifyKwok(bin: string) {
-  const v = run(bin, ['--version']);
-  if (!v.ok || !v.out.includes(pins.kwok.version.slice(1))) throw new SetupError(`the kwok just built reports ${JSON.stringify(v.out.trim())}, not ${pins.kwok.version}`);
+// CoreDNS with only the plugins a cluster DNS needs (its own main, as CoreDNS documents for custom builds): its
+// default build compiles every cloud provider's SDK, about three times the work. The order is core/dnsserver's.
+const corednsDirectives = ['reload', 'ready', 'health', 'errors', 'log', 'loadbalance', 'cache', 'kubernetes', 'loop'];
+const corednsMain = `package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+${corednsDirectives.map((d) => `\t_ "github.com/coredns/coredns/plugin/${d}"`).join('\n')}
+)
+
+func init() { dnsserver.Directives = []string{${corednsDirectives.map((d) => `"${d}"`).join(', ')}} }
+
+func main() { coremain.Run() }
+`;
+
+function ensureCoredns(log: Log) {
+  const { module, version } = pins.coredns;
+  const dir = dirname(nodePaths.coredns);
+  const stamp = `${module}@${version} plugins ${corednsDirectives.join(',')}`;
+  if (stampOf(dir) === stamp && existsSync(nodePaths.coredns)) {
+    log(`✓ coredns ${version} (go)`);
+    return;
+  }
+  log(`… building coredns ${version} with ${corednsDirectives.length} plugins (a few minutes the first time)`);
+  const started = Date.now();
+  installAtomically(dir, stamp, (tmp) => {
+    const mod = join(tmp, 'module');
+    mkdirSync(mod);
+    writeFileSync(join(mod, 'go.mod'), `module faultline.local/coredns\n\ngo 1.26\n\nrequire ${module} ${version}\n`);
+    writeFileSync(join(mod, 'main.go'), corednsMain);
+    const r = run('go', ['build', '-trimpath', '-buildvcs=false', '-ldflags', '-s -w', '-o', join(tmp, 'coredns'), '.'], { cwd: mod, env: goEnv() });
+    if (!r.ok) throw new SetupError(`building coredns ${version} failed (Go module proxy):\n${tail(r.out)}`);
+    const v = run(join(tmp, 'coredns'), ['-version']);
+    if (!v.ok || !v.out.includes(`CoreDNS-${version.slice(1)}`)) throw new SetupError(`the coredns just built reports ${JSON.stringify(v.out.trim())}, not ${version}`);
+    const plugins = run(join(tmp, 'coredns'), ['-plugins']).out.split('\n').map((l) => l.trim().replace(/^dns\./, ''));
+    for (const d of corednsDirectives) if (!plugins.includes(d)) throw new SetupError(`the coredns just built has no ${d} plugin:\n${plugins}`);
+  });
+  log(`✓ coredns ${version} (go, built in ${seconds(started)})`);
 }
+
+/** A real node for `npm run test:cluster` and `npm run cluster:up`: containerd, runc and the CNI plugins from apt; kubelet, kube-proxy and kubectl with the control plane; CoreDNS, kube-router and crane from the Go proxy. */
+export function installNode(log: Log = console.log) {
+  requireCommand('gcc', ['--version'], 'install gcc (it builds the pause image, statically)');
+  ensureApt(log, [...pins.nodeApt]);
+  installControlPlane(log);
+  ensureCoredns(log);
+  const router = pins.kubeRouter;
+  ensureGoInstall(log, 'kube-router', `${router.module}/cmd/kube-router`, router.version, 'kube-router', `-s -w -X ${router.module}/pkg/version.Version=${router.version}`, {
+    verify: (bin) => {
+      const v = run(bin, ['--version']);
+      if (!v.out.includes(router.version)) throw new SetupError(`the kube-router just built reports ${JSON.stringify(v.out.trim())}, not ${router.version}`);
+    },
+  });
+  ensureGoInstall(log, 'crane', `${pins.crane.module}/cmd/crane`, pins.crane.version, 'crane', '-s -w');
+  ensurePrometheus(log);
+}
+

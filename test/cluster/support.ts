@@ -1,34 +1,40 @@
-// One control plane per test file: started before its tests, stopped after them.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// What the cluster files share: the node the global setup brought up, clients, the CLI, helm.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll } from 'vitest';
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../tooling/cluster/harness.ts';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { projectRoot } from '../../chaos/src/core/paths.ts';
+import { chartToolPaths, helmEnv, nodePaths } from '../../tooling/toolchain.ts';
 import { waitFor as sharedWaitFor } from '../support/shop.ts';
 
+export const cluster = () => inject('cluster');
 
-/** The suites' waitFor, with a control plane's longer default patience. */
-export const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000) => sharedWaitFor(what, probe, timeoutMs);
+/** The suites' waitFor, with a cluster's longer default patience. */
+export const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 250) => sharedWaitFor(what, probe, timeoutMs, everyMs);
 
-export function clients(kubeconfig: string) {
+export function clients(kubeconfig = cluster().kubeconfig) {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+  return { kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), networking: kc.makeApiClient(NetworkingV1Api) };
 }
 
-/** Starts a control plane in a fresh temporary folder for this file; the getter is valid inside tests. */
-export function useControlPlane(opts: Partial<ControlPlaneOptions> = {}) {
-  let plane: ControlPlane | undefined;
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'faultline-cluster-'));
-    plane = await startControlPlane({ dir, log: (line) => process.stderr.write(`[cluster] ${line}\n`), ...opts });
-  });
-  afterAll(async () => {
-    await plane?.stop();
-  });
-  return () => {
-    if (!plane) throw new Error('the control plane did not start');
-    return plane;
-  };
+const cliPath = join(projectRoot, 'chaos/bin/faultline.js');
+
+/** The faultline CLI as a user would run it, with the chaos scope pinned to the release's namespace. */
+export function faultline(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const { namespace } = cluster();
+  const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 420_000, env: { ...process.env, FAULTLINE_NAMESPACE: namespace, FAULTLINE_ALLOWED_NAMESPACES: namespace, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+export { cliPath };
+
+export function helm(args: string[]) {
+  const r = spawnSync(chartToolPaths.helm, [...args, '--kubeconfig', cluster().kubeconfig], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, ...helmEnv() } });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** kubectl as the administrator (the one built with the cluster; the machine's may be out of version skew). */
+export function kubectl(args: string[]) {
+  const r = spawnSync(nodePaths.kubectl, ['--kubeconfig', cluster().kubeconfig, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,12 +1,8 @@
 // Every query of every shipped dashboard against the real Prometheus, while the shop takes orders and a drill's
 // faults are in effect: each must parse, return series, and carry the labels its legend names.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { supervisorApi } from '../../chaos/src/platforms/local/platform.ts';
-import { outputDir, renderDashboards } from '../../dashboards/src/build.ts';
-import { queriesOf, type DashboardQuery } from '../../dashboards/src/queries.ts';
+import { promClient, promqlQueries, queries, rateInterval, services } from '../support/dashboards.ts';
 import { shopClient, steadyLoad, waitFor } from '../support/shop.ts';
 
 const stack = inject('stack');
@@ -14,32 +10,8 @@ const shop = shopClient(stack);
 const platform = supervisorApi(stack.portBase);
 const drill = 'dashboards-it';
 const pizza = [{ sku: 'margherita', qty: 1 }];
-const services = ['catalog', 'gateway', 'kitchen', 'orders'];
-/** `$__rate_interval` as Grafana computes it for this stack's 2 s scrapes: four scrapes at the least. */
-const rateInterval = '8s';
-
-// The committed files are what Grafana gets; the unit test keeps them equal to the generated ones.
-const dashboards = renderDashboards().map(({ file }) => JSON.parse(readFileSync(join(outputDir, file), 'utf8')) as Dashboard);
-const queries = dashboards.flatMap((d) => queriesOf(d).map((q) => ({ ...q, dashboard: d.uid! })));
-const promqlQueries = queries.filter((q) => q.kind !== 'variable');
-
-/** Template variables as Grafana fills them for this stack, `$service` set to All being the regex of every value. Anything else left over fails. */
-function substitute(expr: string, service = `(${services.join('|')})`) {
-  const vars: Record<string, string> = { __rate_interval: rateInterval, __interval: '2s', __range: '15m', service };
-  const out = expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => vars[name] ?? whole);
-  expect(out, `an unknown variable in ${expr}`).not.toContain('$');
-  return out;
-}
-
-interface Series {
-  metric: Record<string, string>;
-}
-async function instant(expr: string) {
-  const res = await fetch(`${stack.urls.prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(5000) });
-  const body = (await res.json()) as { status: string; error?: string; data?: { result: Series[] } };
-  return { status: body.status, error: body.error, series: body.data?.result ?? [] };
-}
-const present = async (expr: string) => (await instant(expr)).series.length > 0 || undefined;
+const prometheus = promClient(stack.urls.prometheus);
+const present = prometheus.present;
 
 const faultIds: string[] = [];
 /** Queries with no series before this file's traffic and faults: reported, to show what the drill had to cause. */
@@ -49,7 +21,7 @@ let orders: ReturnType<typeof steadyLoad> | undefined;
 // The traffic and faults of a short drill, each waited for until Prometheus has scraped its evidence: some series
 // (429s, shed requests, breakers, retries, faults in effect) exist only once something has gone wrong.
 beforeAll(async () => {
-  emptyBefore = (await Promise.all(promqlQueries.map(async (q) => ((await instant(substitute(q.expr))).series.length ? [] : [`${q.dashboard} ${q.where}`])))).flat();
+  emptyBefore = await prometheus.emptyNow();
 
   orders = steadyLoad(() => shop.order(pizza), { workers: 2, pauseMs: 100, maxMs: 180_000 });
   expect((await shop.menu()).status).toBe(200); // a last good menu, served degraded while the catalog is cut
@@ -108,13 +80,7 @@ afterAll(async () => {
   await waitFor('a fresh menu', async () => ((await shop.menu()).headers.get('x-degraded') === null ? true : undefined), 20_000, 500).catch(() => undefined);
 });
 
-const check = async (q: DashboardQuery, service?: string) => {
-  const expr = substitute(q.expr, service);
-  const { status, error, series } = await instant(expr);
-  expect({ status, error }, `${q.where}: ${expr}`).toEqual({ status: 'success', error: undefined });
-  expect(series.length, `${q.where} returned no series: ${expr}`).toBeGreaterThan(0);
-  for (const s of series) for (const label of q.labels) expect(s.metric, `${q.where}: every series carries "${label}"`).toHaveProperty(label);
-};
+const check = prometheus.check;
 
 describe('dashboard queries against the local Prometheus', () => {
   it.each(promqlQueries.map((q) => [`${q.dashboard} ${q.where}`, q] as const))('%s parses and returns series', async (_name, q) => {
@@ -131,8 +97,7 @@ describe('dashboard queries against the local Prometheus', () => {
     const variables = queries.filter((q) => q.kind === 'variable');
     expect(variables.map((q) => q.where)).toEqual(['variable $service']);
     const [, metric, label] = /^label_values\((\w+),\s*(\w+)\)$/.exec(variables[0]!.expr) ?? [];
-    const url = `${stack.urls.prometheus}/api/v1/label/${label}/values?match[]=${encodeURIComponent(metric!)}`;
-    const body = (await (await fetch(url)).json()) as { status: string; data: string[] };
+    const body = await prometheus.labelValues(metric!, label!);
     expect(body.status).toBe('success');
     expect(body.data.sort()).toEqual(services);
   });

@@ -106,7 +106,7 @@ method:
     expect(r.code).toBe(1);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(journalOf('aborted')).toMatchObject({ status: 'aborted', verdict: 'fail', reason: 'abort condition never-true out of tolerance (0)' });
-    expect(r.stdout).toContain('FAIL: drill aborted aborted (abort condition never-true out of tolerance (0))');
+    expect(r.stdout).toContain('FAIL: drill aborted aborted on local (abort condition never-true out of tolerance (0))');
   });
 
   it("stops at the drill's timeout, rolls back and reports interrupted", () => {
@@ -150,11 +150,22 @@ method:
 
 describe('the HTML report', () => {
   it('opens in headless Chromium and shows its charts, with the fault windows shaded', () => {
-    const html = readFileSync(join(reports, 'catalog-outage', 'report.html'), 'utf8');
+    const file = join(reports, 'report-check.yaml');
+    writeFileSync(file, `name: report-check
+steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
+probes: [{ name: breaker, metric: { service: gateway, name: circuit_breaker_state, labels: { dependency: catalog } }, tolerance: { max: 0 } }]
+method:
+  - load: { script: orders.js, rate: 15, duration: 16s }
+  - wait: 3s
+  - fault: { kind: network-partition, selector: { service: gateway }, target: { service: catalog }, duration: 6s }
+  - wait: 5s
+`);
+    expect(cli(['drill', 'run', file, '--report-dir', reports], env).code).toBe(0);
+    const html = readFileSync(join(reports, 'report-check', 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained
     expect(html.match(/<svg class="chart"/g)?.length).toBeGreaterThanOrEqual(6);
-    const png = join(reports, 'catalog-outage.png');
-    const r = spawnSync(chromiumPath, ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1000,2600', `--screenshot=${png}`, `file://${join(reports, 'catalog-outage', 'report.html')}`], { encoding: 'utf8', timeout: 60_000 });
+    const png = join(reports, 'report-check.png');
+    const r = spawnSync(chromiumPath, ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1000,2600', `--screenshot=${png}`, `file://${join(reports, 'report-check', 'report.html')}`], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     const image = PNG.sync.read(readFileSync(png));
     let series = 0;

@@ -107,7 +107,7 @@ describe('faultline up / status / down', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('FAIL: drill catalog-outage');
     // No breaker exists to open, and no degraded menu is ever served.
-    expect(r.stdout).toContain("✘ the gateway's catalog breaker opens within 2 s of the cut: expected readings of catalog-breaker during fault; observed no readings of catalog-breaker during fault");
+    expect(r.stdout).toContain("✘ the gateway's catalog breaker opens soon after the cut: expected readings of catalog-breaker during fault; observed no readings of catalog-breaker during fault");
     expect(r.stdout).toMatch(/✘ the menu is served degraded while the catalog is away: expected .*; observed (no readings|changed by 0)/);
     const journal = JSON.parse(readFileSync(join(reports, 'catalog-outage', 'journal.json'), 'utf8')) as { verdict: string; status: string };
     expect(journal).toMatchObject({ verdict: 'fail', status: 'completed' });

@@ -53,7 +53,7 @@ describe('drill files', () => {
     ['mode fixed without value', `${minimal}  - fault: { kind: pod-kill, selector: { service: catalog }, mode: fixed }\n`, /method\.1\.fault\.value: value is required with mode fixed/],
     ['a fault without a deadline', `${minimal}  - fault: { kind: latency, selector: { service: gateway }, target: { service: catalog }, latency: 1s }\n`, /method\.1\.fault\.duration: duration is required/],
     ['a bad duration', minimal.replace('wait: 1s', 'wait: 5 minutes'), /^d\.yaml:7: method\.0\.wait: expected a duration such as 500ms, 10s or 2m$/],
-    ['two actions in one step', `${minimal}    load: { script: orders.js, rate: 5, duration: 5s }\n`, /^d\.yaml:7: method\.0: a step has exactly one of fault, load, wait or parallel$/],
+    ['two actions in one step', `${minimal}    load: { script: orders.js, rate: 5, duration: 5s }\n`, /^d\.yaml:7: method\.0: a step has exactly one of fault, load, wait, parallel or sequence$/],
     ['a constant load without duration', `${minimal}  - load: { script: orders.js, rate: 5 }\n`, /method\.1\.load\.executor: constant-arrival-rate takes rate and duration/],
     ['a load script outside chaos/load', `${minimal}  - load: { script: ../x.js, rate: 5, duration: 5s }\n`, /method\.1\.load\.script: expected a script file name/],
     ['a promql probe without tolerance', minimal.replace('http: { path: /api/menu, apiKey: false }', 'promql: up'), /steadyState\.probes\.0: a promql, metric or replicas probe needs a tolerance/],

@@ -1,24 +1,26 @@
-// The keys and credentials a loopback control plane needs, made fresh for each one. Bearer tokens from a static token
-// file rather than client certificates: no CA to run, nothing to shell out for, and the API server still authenticates
-// every caller and authorizes it with RBAC. The API server makes its own self-signed serving certificate (--cert-dir).
+// The keys and credentials a node's control plane needs, made fresh for each node. Bearer tokens from a static token
+// file rather than client certificates for its components: nothing to shell out for, and the API server still
+// authenticates every caller and authorizes it with RBAC (and the Node authorizer for kubelet). The API server makes
+// its own self-signed serving certificate (--cert-dir).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
 /**
- * Who talks to the API server. The controller-manager and the scheduler use the user names the default RBAC bindings
- * are written for (system:kube-controller-manager, system:kube-scheduler), so they run with their real, limited roles.
- * KWOK stands in for every kubelet at once, which no single built-in role covers, so it is an administrator.
+ * Who talks to the API server. Each component uses the user name the default RBAC bindings are written for
+ * (system:kube-controller-manager, system:kube-scheduler, system:node:<name> in system:nodes, system:kube-proxy), so
+ * it runs with its real, limited role; kube-router gets a ClusterRole of its own (manifests/kube-router-rbac.yaml).
  */
-export const identities = {
+export const nodeIdentities = (nodeName: string) => ({
   admin: { user: 'faultline-admin', groups: ['system:masters'] },
   controllerManager: { user: 'system:kube-controller-manager', groups: [] },
   scheduler: { user: 'system:kube-scheduler', groups: [] },
-  kwok: { user: 'kwok-controller', groups: ['system:masters'] },
-} as const;
-
-export type Identity = keyof typeof identities;
+  kubelet: { user: `system:node:${nodeName}`, groups: ['system:nodes'] },
+  kubeProxy: { user: 'system:kube-proxy', groups: [] },
+  kubeRouter: { user: 'kube-router', groups: [] },
+});
+export type Identity = keyof ReturnType<typeof nodeIdentities>;
 
 export interface Credentials {
   /** --token-auth-file: `token,user,uid,"group,…"` lines. */
@@ -29,7 +31,7 @@ export interface Credentials {
   serviceAccountPub: string;
 }
 
-export function writeCredentials(dir: string): Credentials {
+export function writeCredentials(dir: string, nodeName: string): Credentials {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -40,8 +42,9 @@ export function writeCredentials(dir: string): Credentials {
   const serviceAccountPub = join(dir, 'service-account.pub');
   writeFileSync(serviceAccountKey, privateKey, { mode: 0o600 });
   writeFileSync(serviceAccountPub, publicKey);
-  const tokens = Object.fromEntries(Object.keys(identities).map((id) => [id, randomBytes(24).toString('hex')])) as Record<Identity, string>;
-  const lines = Object.entries(identities).map(([id, { user, groups }]) => `${tokens[id as Identity]},${user},${user},"${groups.join(',')}"`);
+  const who = nodeIdentities(nodeName);
+  const tokens = Object.fromEntries(Object.keys(who).map((id) => [id, randomBytes(24).toString('hex')])) as Record<Identity, string>;
+  const lines = Object.entries(who).map(([id, { user, groups }]) => `${tokens[id as Identity]},${user},${user},"${groups.join(',')}"`);
   const tokenFile = join(dir, 'tokens.csv');
   writeFileSync(tokenFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   return { tokenFile, tokens, serviceAccountKey, serviceAccountPub };

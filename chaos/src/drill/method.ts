@@ -113,6 +113,7 @@ export function methodRunner(opts: { platform: Platform; drill: string; run: str
       if (s.wait !== undefined) await sleep(s.wait, signal);
       if (s.fault) await inject(s.fault, signal);
       if (s.parallel) await Promise.all(s.parallel.map((p) => execute([p], signal)));
+      if (s.sequence) await execute(s.sequence, signal);
       if (s.load) {
         if (!platform.traffic) {
           const what = `load ${s.load.script}: no traffic reaches the shop on ${platform.where}`;

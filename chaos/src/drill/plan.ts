@@ -7,7 +7,7 @@ import type { Drill, PlatformName, Step } from './schema.ts';
 
 /** The faults of some steps, parallel ones included. */
 export function faultsOf(steps: Step[]): Fault[] {
-  return steps.flatMap((s) => [...(s.fault ? [s.fault] : []), ...faultsOf(s.parallel ?? [])]);
+  return steps.flatMap((s) => [...(s.fault ? [s.fault] : []), ...faultsOf(s.parallel ?? []), ...faultsOf(s.sequence ?? [])]);
 }
 
 /** The kinds a platform refuses, with its reasons. */
@@ -29,6 +29,7 @@ export function preflight(drill: Drill, inventory: Inventory) {
       if (s.fault) planFault(s.fault, inventory);
       if (s.load) requireScript(s.load.script);
       if (s.parallel) walk(s.parallel);
+      if (s.sequence) walk(s.sequence);
     }
   };
   walk(drill.method);
@@ -46,6 +47,10 @@ export function describePlan(file: Drill, platform: PlatformName): string[] {
       if (s.parallel) {
         lines.push(`${indent}in parallel:`);
         walk(s.parallel, `${indent}  `);
+      }
+      if (s.sequence) {
+        lines.push(`${indent}one after another:`);
+        walk(s.sequence, `${indent}  `);
       }
       if (s.fault) lines.push(`${indent}${describeFault(s.fault)}`);
     }

@@ -54,19 +54,20 @@ const loadStep = z
   .refine(executorFields, executorMessage);
 export type Load = z.infer<typeof loadStep>;
 
-export type Step = { fault?: Fault; load?: Load; wait?: number; parallel?: Step[] };
-type StepInput = { fault?: z.input<typeof fault>; load?: z.input<typeof loadStep>; wait?: string; parallel?: StepInput[] };
+export type Step = { fault?: Fault; load?: Load; wait?: number; parallel?: Step[]; sequence?: Step[] };
+type StepInput = { fault?: z.input<typeof fault>; load?: z.input<typeof loadStep>; wait?: string; parallel?: StepInput[]; sequence?: StepInput[] };
 
-/** One of fault, load, wait or parallel. (One object with optional keys rather than a union, so errors point at the field.) */
+/** One of fault, load, wait, parallel or sequence. (One object with optional keys rather than a union, so errors point at the field.) */
 export const step: z.ZodType<Step, StepInput> = z.lazy(() =>
   z
     .strictObject({
       fault: fault.optional(),
       load: loadStep.optional(),
       wait: duration('a pause', 600_000).optional(),
-      parallel: z.array(step).min(1).optional(),
+      parallel: z.array(step).min(1).optional().meta({ description: 'steps that start together; the step ends when all have' }),
+      sequence: z.array(step).min(1).optional().meta({ description: 'steps one after another, as one step (a branch of a parallel block)' }),
     })
-    .refine((s) => Object.values(s).filter((v) => v !== undefined).length === 1, 'a step has exactly one of fault, load, wait or parallel'),
+    .refine((s) => Object.values(s).filter((v) => v !== undefined).length === 1, 'a step has exactly one of fault, load, wait, parallel or sequence'),
 );
 
 export const phase = z.enum(['baseline', 'fault', 'recovery', 'whole']);

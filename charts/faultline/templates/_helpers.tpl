@@ -113,11 +113,15 @@ compares the two. */}}
 {{- define "faultline.drillRunnerRules" -}}
 {{ include "faultline.chaosRules" . }}
 - apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
+  resourceNames: [{{ include "faultline.fullname" . }}-drill-settings]
+- apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
 - apiGroups: [""]
   resources: [pods/portforward]
-  verbs: [create]
+  verbs: [create, get]
 - apiGroups: [""]
   resources: [pods/proxy]
   verbs: [get, patch]

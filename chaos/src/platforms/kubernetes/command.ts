@@ -3,7 +3,8 @@
 // controller's sweep.
 import { UsageError } from '../../core/errors.ts';
 import type { Drill } from '../../drill/schema.ts';
-import { loadKubeConfig } from './client.ts';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { describeApiError, isNotFound, loadKubeConfig } from './client.ts';
 import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
 import { faultDriver } from './driver.ts';
 import { describeKubernetesPlan } from './dry-run.ts';
@@ -38,19 +39,26 @@ export function kubernetesDryRun(drill: Drill, flags: KubernetesFlags, env: Node
 }
 
 /** The release a drill runs against, from the flags; `faultsOnly` where no traffic can reach its pods. */
-export function kubernetesPlatformFor(flags: KubernetesFlags & { faultsOnly?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+export async function kubernetesPlatformFor(flags: KubernetesFlags & { faultsOnly?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   // Every flag is checked before the kubeconfig is read: a typo is named even where no cluster is configured.
   const scope = kubernetesScope(flags, env);
   assertNamespaceAllowed(scope.namespace, scope.allowedNamespaces);
   const release = releaseOf(flags, env);
   const grafana = grafanaFromEnv(env);
-  return kubernetesPlatform({
-    kc: loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env),
-    ...scope,
-    release,
-    traffic: !flags.faultsOnly,
-    ...(grafana ? { grafana } : {}),
-  });
+  const kc = loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env);
+  const settings = await releaseSettings(kc, scope.namespace, release);
+  const k6Image = env.FAULTLINE_K6_IMAGE || settings.k6Image;
+  return kubernetesPlatform({ kc, ...scope, release, traffic: !flags.faultsOnly, ...(k6Image ? { k6Image } : {}), ...(grafana ? { grafana } : {}) });
+}
+
+/** What the chart tells a drill run from outside the cluster (its drill-settings ConfigMap); nothing from an older chart. */
+async function releaseSettings(kc: KubeConfig, namespace: string, release: string): Promise<{ k6Image?: string }> {
+  try {
+    return (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: `${release}-drill-settings`, namespace })).data ?? {};
+  } catch (err) {
+    if (isNotFound(err)) return {};
+    throw new UsageError(describeApiError(`read ConfigMap ${release}-drill-settings in namespace ${namespace}`, err));
+  }
 }
 
 export async function kubernetesCleanupCommand(flags: { namespace?: string; kubeconfig?: string; all?: boolean }, env: NodeJS.ProcessEnv = process.env) {

@@ -24,7 +24,7 @@ const faultRules: PolicyRule[] = [
  * drill's probes, loads and ledger reach through the API server (platform.ts, access.ts, load.ts): the gateway's and
  * Prometheus's Services and their proxies (GET probes and queries, POST probes), each pod's proxy (a replica's
  * /metrics, k6's API: PATCH stops it), k6's log (the acknowledgements), a port-forward to Redis (the ledger), and the
- * release's API-key Secret, by name only (the keys probes send).
+ * release's API-key Secret and its drill settings (the k6 image), each by name only.
  */
 export function drillRunnerRules(release: string): PolicyRule[] {
   return sortRules([
@@ -33,14 +33,16 @@ export function drillRunnerRules(release: string): PolicyRule[] {
     { apiGroups: [''], resources: ['services/proxy'], verbs: ['get', 'create'] },
     { apiGroups: [''], resources: ['pods/proxy'], verbs: ['get', 'patch'] },
     { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-    { apiGroups: [''], resources: ['pods/portforward'], verbs: ['create'] },
+    // A port-forward is a WebSocket upgrade (an HTTP GET), which the API server authorizes as both get and create.
+    { apiGroups: [''], resources: ['pods/portforward'], verbs: ['create', 'get'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [`${release}-api-keys`] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: [`${release}-drill-settings`] },
   ]);
 }
 
-/** Sorted by API group then resource, each list sorted, so that a rendered Role compares equal whatever the order written. */
+/** Sorted by API group, resource, then resource names, each list sorted, so that a rendered Role compares equal whatever the order written. */
 export function sortRules(list: PolicyRule[]): PolicyRule[] {
-  const key = (r: PolicyRule) => `${r.apiGroups.join(',')}/${r.resources.join(',')}`;
+  const key = (r: PolicyRule) => `${r.apiGroups.join(',')}/${r.resources.join(',')}/${(r.resourceNames ?? []).join(',')}`;
   return list
     .map((r) => ({ apiGroups: [...r.apiGroups].sort(), resources: [...r.resources].sort(), verbs: [...r.verbs].sort(), ...(r.resourceNames ? { resourceNames: [...r.resourceNames].sort() } : {}) }))
     .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

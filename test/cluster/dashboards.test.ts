@@ -1,0 +1,95 @@
+// Every query of every shipped dashboard against the chart's own Prometheus on the real node, while the shop takes
+// orders and faults are in effect: the local runtime's dashboard test, now where Grafana would read the queries.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { edgeNames } from '../../chaos/src/core/topology.ts';
+import { planFault, type Fault, type PlannedFault } from '../../chaos/src/drill/faults/index.ts';
+import type { Endpoints, FaultImplementation, InjectedFault, LoadRun } from '../../chaos/src/drill/platform.ts';
+import { fault as faultSchema } from '../../chaos/src/drill/schema.ts';
+import { loadKubeConfig } from '../../chaos/src/platforms/kubernetes/client.ts';
+import { kubernetesPlatform } from '../../chaos/src/platforms/kubernetes/platform.ts';
+import { promClient, promqlQueries, queries, rateInterval, services } from '../support/dashboards.ts';
+import { cluster, waitFor } from './support.ts';
+
+const { namespace, release } = cluster();
+const platform = kubernetesPlatform({ kc: loadKubeConfig({ kubeconfig: cluster().kubeconfig }), namespace, release, allowedNamespaces: [namespace], traffic: true, k6Image: 'localhost:5000/faultline/k6:1.8.1' });
+let endpoints: Endpoints;
+let prometheus: ReturnType<typeof promClient>;
+const live: InjectedFault[] = [];
+let orders: LoadRun | undefined;
+let emptyBefore: string[] = [];
+const inject = async (fault: unknown) => {
+  const planned = planFault(faultSchema.parse(fault) as Fault, { replicas: {}, edges: edgeNames });
+  const injected = await (platform.faults[planned.kind] as FaultImplementation<PlannedFault>).inject(planned, { drill: 'dashboards-node', run: 'dashboards-node' });
+  live.push(injected);
+  return injected;
+};
+const post = (key: string) => fetch(`${endpoints.gateway}/api/orders`, { method: 'POST', headers: { 'x-api-key': key }, signal: AbortSignal.timeout(5000) }).then((r) => r.arrayBuffer(), () => undefined);
+const menu = () => fetch(`${endpoints.gateway}/api/menu`, { signal: AbortSignal.timeout(5000) }).then((r) => r.arrayBuffer(), () => undefined);
+
+// What each kind of series needs before it exists: orders, 429s, shed requests, an open breaker and a spent retry
+// budget, a fault in effect. Each is waited for until Prometheus has scraped its evidence.
+beforeAll(async () => {
+  endpoints = (await platform.connect())!;
+  prometheus = promClient(endpoints.prometheus);
+  emptyBefore = await prometheus.emptyNow();
+  orders = await platform.startLoad({ script: 'orders.js', executor: 'constant-arrival-rate', rate: 10, duration: 150_000, maxVUs: 20, apiKey: 'local' }, { name: 'dashboards', run: 'dashboards-node', drill: 'dashboards-node' });
+
+  // Bursts from the `load` key beyond its quota: 429s. A body that is not JSON is refused right after the limiter.
+  await waitFor('429s in Prometheus', async () => {
+    await Promise.all(Array.from({ length: 6 }, async () => {
+      for (let i = 0; i < 20; i++) await post(endpoints.apiKeys.load);
+    }));
+    return prometheus.present('rate_limit_decisions_total{decision="limited"}');
+  }, 60_000, 1000);
+
+  // A flood past admission control: shed with 503.
+  const flood = await inject({ kind: 'flood', script: 'flood.js', rate: 150, duration: '8s', maxVUs: 150 });
+  await flood.load!.done();
+  await flood.remove();
+  await waitFor('shed requests in Prometheus', () => prometheus.present('requests_shed_total{reason="overload"}'));
+
+  // The catalog cut off from the gateway, held until every query has run.
+  await inject({ kind: 'network-partition', selector: { service: 'gateway' }, target: { service: 'catalog' }, direction: 'to', duration: '120s' });
+  await waitFor('the catalog breaker to open', async () => {
+    await Promise.all(Array.from({ length: 8 }, menu));
+    return prometheus.present('circuit_breaker_state{service="gateway", dependency="catalog"} > 0');
+  }, 60_000, 500);
+  await waitFor('the gateway to spend its catalog retry budget', async () => {
+    await menu();
+    return prometheus.present(`rate(retry_budget_exhausted_total{service="gateway", dependency="catalog"}[${rateInterval}])`);
+  }, 90_000, 3000);
+  await waitFor('the fault in Prometheus', () => prometheus.present('faultline_fault_active{drill="dashboards-node"}'));
+}, 600_000);
+
+afterAll(async () => {
+  console.info(`dashboard queries with no series on the node before this file's traffic and faults (${emptyBefore.length}):\n  ${emptyBefore.join('\n  ')}`);
+  for (const f of live) await f.remove().catch(() => undefined);
+  await orders?.stop();
+  await orders?.done().catch(() => undefined);
+  await waitFor('a fresh menu', async () => {
+    const res = await fetch(`${endpoints.gateway}/api/menu`);
+    await res.arrayBuffer();
+    return res.headers.get('x-degraded') === null || undefined;
+  }, 30_000, 1000).catch(() => undefined);
+  await platform.close();
+}, 120_000);
+
+describe("dashboard queries against the chart's Prometheus", () => {
+  it.each(promqlQueries.map((q) => [`${q.dashboard} ${q.where}`, q] as const))('%s parses and returns series', async (_name, q) => {
+    await prometheus.check(q);
+  });
+
+  it.each(services)('the service view shows processes for %s alone', async (service) => {
+    const processes = queries.filter((q) => q.dashboard === 'faultline-service' && q.row === 'Processes');
+    expect(processes.length).toBeGreaterThan(0);
+    for (const q of processes) await prometheus.check(q, service);
+  });
+
+  it('$service lists every shop service', async () => {
+    const [variable] = queries.filter((q) => q.kind === 'variable');
+    const [, metric, label] = /^label_values\((\w+),\s*(\w+)\)$/.exec(variable!.expr) ?? [];
+    const body = await prometheus.labelValues(metric!, label!);
+    expect(body.status).toBe('success');
+    expect(body.data.filter((s) => services.includes(s)).sort()).toEqual(services);
+  });
+});
