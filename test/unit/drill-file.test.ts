@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { forPlatform } from '../../chaos/src/drill/adjust.ts';
 import { drillJsonSchemaText } from '../../chaos/src/drill/json-schema.ts';
 import { DrillFileError, loadDrillFile, parseDrill } from '../../chaos/src/drill/file.ts';
 import { parseDuration } from '../../chaos/src/drill/schema.ts';
@@ -61,8 +62,28 @@ describe('drill files', () => {
     ['a tolerance with min over max', minimal.replace('http: { path: /api/menu, apiKey: false }', 'promql: up\n      tolerance: { min: 2, max: 1 }'), /min must not exceed max/],
     ['a verification of an unknown probe', `${minimal}verifications:\n  - { name: v, probe: nope, expect: { always: { max: 1 } } }\n`, /^d\.yaml:9: verifications\.0\.probe: no probe is named "nope"$/],
     ['a verification with within but no reaches', `${minimal}verifications:\n  - { name: v, probe: menu, expect: { always: { min: 1 }, within: 1s } }\n`, /within goes with reaches/],
+    ['an empty sequence', `${minimal}  - sequence: []\n`, /method\.1\.sequence: Too small/],
+    ['a platform that does not exist', `${minimal}platforms:\n  moon: []\n`, /^d\.yaml:9: platforms: unknown field "moon"$/],
+    ['an adjustment of an unknown verification', `${minimal}platforms:\n  kubernetes:\n    - { verification: nope, expect: { always: { max: 1 } }, reason: because it differs there }\n`, /^d\.yaml:10: platforms\.kubernetes\.0\.verification: no verification is named "nope"$/],
+    ['an adjustment without a reason', `${minimal}verifications:\n  - { name: v, probe: menu, expect: { always: { min: 1 } } }\nplatforms:\n  kubernetes:\n    - { verification: v, expect: { always: { min: 0 } } }\n`, /platforms\.kubernetes\.0\.reason: reason is required/],
+    ['an adjustment naming both a verification and a probe', `${minimal}verifications:\n  - { name: v, probe: menu, expect: { always: { min: 1 } } }\nplatforms:\n  local:\n    - { verification: v, probe: menu, reason: it differs here too }\n`, /an adjustment names one verification or one probe/],
   ])('refuses %s', (_what, text, message) => {
     expect(errorsOf(text).some((line) => message.test(line))).toBe(true);
+  });
+
+  it('applies a platform’s adjustments, and only that platform’s, with their reasons', () => {
+    const d = parseDrill(`${minimal}probes:\n  - { name: p, promql: up, tolerance: { min: 1 } }\nverifications:\n  - { name: v, probe: p, during: fault, expect: { reaches: { min: 1 }, within: 2s } }\nplatforms:\n  kubernetes:\n    - { verification: v, expect: { reaches: { min: 1 }, within: 8s }, reason: a policy takes time to be enforced }\n    - { probe: p, replicas: { services: [kafka] }, reason: the metric has another name there }\n`);
+    const local = forPlatform(d, 'local');
+    expect(local.adjustments).toEqual([]);
+    expect(local.drill.verifications[0]!.expect.within).toBe(2000);
+    const k8s = forPlatform(d, 'kubernetes');
+    expect(k8s.drill.verifications[0]!.expect.within).toBe(8000);
+    expect(k8s.drill.probes[0]).toEqual({ name: 'p', replicas: { services: ['kafka'] }, tolerance: { min: 1 } });
+    expect(k8s.adjustments.map((a) => [a.target, a.reason])).toEqual([
+      ['verification "v"', 'a policy takes time to be enforced'],
+      ['probe "p"', 'the metric has another name there'],
+    ]);
+    expect(d.verifications[0]!.expect.within).toBe(2000); // the file's own drill is left as it was
   });
 
   it('publishes an up-to-date JSON Schema for editors', () => {

@@ -85,20 +85,49 @@ const cgroupHierarchies = () =>
 
 const netnsExists = (name: string) => existsSync(`/run/netns/${name}`);
 
-/** What a node needs of this machine; each missing piece is a UsageError (exit 2) that names it. */
+/** What the machine offers a node, read once (a pure check below decides). */
+export interface MachineFacts {
+  uid: number | undefined;
+  missingFiles: string[];
+  filesystems: string;
+  cgroupHierarchies: string[];
+  missingCommands: string[];
+  netnsExists: boolean;
+  links: string;
+  addresses: string;
+}
+
+export function machineFacts(): MachineFacts {
+  return {
+    uid: process.getuid?.(),
+    missingFiles: Object.entries({ ...controlPlanePaths, ...nodePaths }).flatMap(([what, file]) => (existsSync(file) ? [] : [`${what} (${file})`])),
+    filesystems: readFileSync('/proc/filesystems', 'utf8'),
+    cgroupHierarchies: cgroupHierarchies(),
+    missingCommands: ['ip', 'nft', 'iptables', 'ipset', 'nsenter', 'unshare', 'openssl'].filter((cmd) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error),
+    netnsExists: netnsExists(nodeNetwork.netns),
+    links: sh('ip', ['-o', 'link']),
+    addresses: sh('ip', ['-o', 'addr']),
+  };
+}
+
+/** Why a node cannot start on this machine, each naming what is missing; empty when it can. */
+export function nodeProblems(m: MachineFacts): string[] {
+  const { netns, hostVeth, hostIp } = nodeNetwork;
+  return [
+    ...(m.uid !== 0 ? ['a node needs root: network and mount namespaces, cgroups and iptables are root-only'] : []),
+    ...(m.missingFiles.length ? [`not installed: ${m.missingFiles.join(', ')}; run \`npm run setup -- --with-node\``] : []),
+    ...(!/\boverlay\b/.test(m.filesystems) ? ['the kernel has no overlay filesystem, which containerd needs for images'] : []),
+    ...(m.cgroupHierarchies.length === 0 ? ['no cgroup hierarchy is mounted under /sys/fs/cgroup'] : []),
+    ...m.missingCommands.map((cmd) => `${cmd} is missing; run \`npm run setup -- --with-node\``),
+    ...(m.netnsExists || m.links.includes(`${hostVeth}@`) ? [`a node is already up (network namespace ${netns}); \`npm run cluster:down\` stops it`] : []),
+    ...(!m.netnsExists && m.addresses.includes(` ${hostIp}/`) ? [`the host already uses ${hostIp}, the address the node's veth needs`] : []),
+  ];
+}
+
+/** What a node needs of this machine; anything missing is a UsageError (exit 2) that names it. */
 export function nodePreflight() {
-  if (process.getuid?.() !== 0) throw new UsageError('a node needs root: network and mount namespaces, cgroups and iptables are root-only');
-  const missing = Object.entries({ ...controlPlanePaths, ...nodePaths }).filter(([, file]) => !existsSync(file));
-  if (missing.length) throw new UsageError(`not installed: ${missing.map(([what, file]) => `${what} (${file})`).join(', ')}; run \`npm run setup -- --with-node\``);
-  const filesystems = readFileSync('/proc/filesystems', 'utf8');
-  if (!/\boverlay\b/.test(filesystems)) throw new UsageError('the kernel has no overlay filesystem, which containerd needs for images');
-  if (cgroupHierarchies().length === 0) throw new UsageError('no cgroup hierarchy is mounted under /sys/fs/cgroup');
-  for (const cmd of ['ip', 'nft', 'iptables', 'ipset', 'nsenter', 'unshare', 'openssl']) {
-    if (spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error) throw new UsageError(`${cmd} is missing; run \`npm run setup -- --with-node\``);
-  }
-  if (netnsExists(nodeNetwork.netns) || sh('ip', ['-o', 'link']).includes(`${nodeNetwork.hostVeth}@`)) {
-    throw new UsageError(`a node is already up (network namespace ${nodeNetwork.netns}); \`npm run cluster:down\` stops it`);
-  }
+  const problems = nodeProblems(machineFacts());
+  if (problems.length) throw new UsageError(problems.join('\n'));
 }
 
 function writeConfigs(stateDir: string) {

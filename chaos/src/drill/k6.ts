@@ -62,9 +62,13 @@ export function k6Api(base: string) {
       }
       return undefined;
     },
-    /** Whether the test still runs; undefined when the API does not answer. */
-    async running(): Promise<boolean | undefined> {
-      return (await get<{ data: { attributes: { running: boolean } } }>('/v1/status'))?.data.attributes.running;
+    /**
+     * Whether the test has ended, by its duration (k6's execution status 9) or stopped (10): `running` stays true while
+     * k6 lingers after a stop. Undefined when the API does not answer.
+     */
+    async ended(): Promise<boolean | undefined> {
+      const status = (await get<{ data: { attributes: { status: number } } }>('/v1/status'))?.data.attributes.status;
+      return status === undefined ? undefined : status >= 9;
     },
     /** Every metric's current values, in --summary-export's shape. */
     async metrics(): Promise<Record<string, Record<string, number>> | undefined> {

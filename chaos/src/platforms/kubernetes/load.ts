@@ -30,7 +30,7 @@ export function k6JobRun(access: K6JobAccess, id: string, opts: { durationMs: nu
       const pod = await podOf();
       if (!pod) return undefined;
       const api = k6Api(`${access.apiBase}/api/v1/namespaces/${access.namespace}/pods/${pod}:${k6ApiPort}/proxy`);
-      return (await api.running()) === undefined ? undefined : { pod, api };
+      return (await api.ended()) === undefined ? undefined : { pod, api };
     },
     { timeoutMs: startLimitMs, everyMs: 500 },
   );
@@ -42,7 +42,7 @@ export function k6JobRun(access: K6JobAccess, id: string, opts: { durationMs: nu
       try {
         const { pod, api } = await started;
         // k6 lingers after its test, so its API stays up to be read; the Job's deadline bounds the wait.
-        await waitFor(`k6 of Job ${job} to finish`, async () => (await api.running()) === false, { timeoutMs: opts.durationMs + startLimitMs, everyMs: 500 });
+        await waitFor(`k6 of Job ${job} to finish`, async () => (await api.ended()) === true, { timeoutMs: opts.durationMs + startLimitMs, everyMs: 500 });
         const metrics = await api.metrics();
         const log = await access.core.readNamespacedPodLog({ name: pod, namespace: access.namespace, container: 'k6' });
         return { summary: summaryOf(metrics ?? {}), acks: parseAcks(log) };
@@ -59,7 +59,7 @@ export function k6JobRun(access: K6JobAccess, id: string, opts: { durationMs: nu
       if (stopping) return;
       stopping = true;
       const ready = await started.catch(() => undefined);
-      if (ready && (await ready.api.running())) await ready.api.stop();
+      if (ready && (await ready.api.ended()) === false) await ready.api.stop();
     },
     acks: async () => (await collect().catch(() => ({ acks: [] }))).acks,
   };

@@ -9,30 +9,21 @@ import { podKill, podKillIdentity, podKillObjects } from './pod-kill.ts';
 import type { FaultBody, FaultContext, KubernetesFaultDeps } from './types.ts';
 
 export type Buildable = Exclude<PlannedFault, { kind: 'latency' }>;
+type Kind = Buildable['kind'];
+
+/** Each buildable kind's objects: what it hits and until when, and what the driver creates for it. */
+const builders: { [K in Kind]: { identity(p: Extract<Buildable, { kind: K }>, drill: string, id: string, now: number): FaultIdentity; objects(p: Extract<Buildable, { kind: K }>, f: FaultIdentity, ctx: FaultContext): FaultBody[] } } = {
+  'pod-kill': { identity: podKillIdentity, objects: podKillObjects },
+  'network-partition': { identity: partitionIdentity, objects: partitionObjects },
+  flood: { identity: floodIdentity, objects: floodObjects },
+};
+type Builder = { identity(p: Buildable, drill: string, id: string, now: number): FaultIdentity; objects(p: Buildable, f: FaultIdentity, ctx: FaultContext): FaultBody[] };
 
 /** What a planned fault hits and until when it may live. */
-export function faultIdentity(planned: Buildable, drill: string, id: string, now: number): FaultIdentity {
-  switch (planned.kind) {
-    case 'pod-kill':
-      return podKillIdentity(planned, drill, id, now);
-    case 'network-partition':
-      return partitionIdentity(planned, drill, id, now);
-    case 'flood':
-      return floodIdentity(planned, drill, id, now);
-  }
-}
+export const faultIdentity = (planned: Buildable, drill: string, id: string, now: number): FaultIdentity => (builders[planned.kind] as Builder).identity(planned, drill, id, now);
 
 /** Every object one planned fault creates: a pod kill's marker, a partition's policies, or a flood's script and Job. */
-export function faultObjects(planned: Buildable, fault: FaultIdentity, ctx: FaultContext): FaultBody[] {
-  switch (planned.kind) {
-    case 'pod-kill':
-      return podKillObjects(planned, fault, ctx);
-    case 'network-partition':
-      return partitionObjects(planned, fault, ctx);
-    case 'flood':
-      return floodObjects(planned, fault, ctx);
-  }
-}
+export const faultObjects = (planned: Buildable, fault: FaultIdentity, ctx: FaultContext): FaultBody[] => (builders[planned.kind] as Builder).objects(planned, fault, ctx);
 
 /** What the Kubernetes runtime refuses, for plans made without a cluster. */
 export const unsupportedOnKubernetes = { latency: latencyUnsupported.unsupported };
