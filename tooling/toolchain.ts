@@ -38,10 +38,9 @@ export const pins = {
     version: 'v0.94.1',
     crds: ['example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml', 'example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml'],
   },
-  // A real control plane for `npm run test:cluster` (`setup --with-cluster`). kube-apiserver, kube-controller-manager and
-  // kube-scheduler build from pins.kubernetesSchemas; etcd is the version that release requires itself (and kubeadm ships).
+  // The real node's control plane and node binaries (`setup --with-node`) build from pins.kubernetesSchemas; etcd is
+  // the version that release requires itself (and kubeadm ships).
   etcd: { module: 'go.etcd.io/etcd/server/v3', version: 'v3.6.8' },
-  // Fakes the kubelets: keeps fake nodes Ready and moves pods to Running. v0.8.0 is built against Kubernetes 1.36.
   // A real node (`setup --with-node`): its runtime from Debian's apt, its DNS, NetworkPolicy enforcer and image tool from the Go proxy.
   nodeApt: [
     { apt: 'containerd', versionPrefix: '1.6.' },

@@ -80,7 +80,7 @@ kubernetesOptions(
     .addOption(new Option('--platform <platform>', 'where the shop runs: the local stack, or a Helm release on a cluster').choices(['local', 'kubernetes']).default('local')),
 )
   .option('--release <name>', 'kubernetes: the Helm release (default: env FAULTLINE_RELEASE, else faultline)')
-  .option('--faults-only', 'kubernetes: inject and remove the faults and check them through the API server, with no traffic, probes or ledger (for a cluster whose pods do not really run)')
+  .option('--faults-only', 'kubernetes: inject and remove the faults and check them through the API server, with no traffic, probes or ledger (with the chaos controller’s Role alone, no proxies or Secret)')
   .option('--report-dir <dir>', 'where DIR/<drill>/ gets journal.json, junit.xml, summary.md and report.html (default: <state-dir>/reports)')
   .option('--dry-run', 'print the plan (on kubernetes, the objects each fault would create) and touch nothing')
   .action(async (file: string, flags: DrillRunFlags) => {

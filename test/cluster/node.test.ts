@@ -3,6 +3,7 @@
 // replaced, a partition enforced (connections fail, the breaker opens, traffic flows again), a flood from a k6 Job,
 // and the in-cluster controller removing an expired fault. Also the memory the release really uses, and its Roles.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AuthorizationV1Api, type V1Pod, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -60,10 +61,11 @@ describe('the release on a real node', () => {
     expect(r.out).toMatch(/TEST SUITE: +faultline-test-connections[\s\S]*Phase: +Succeeded/);
   });
 
-  it('completes an order placed through the gateway Service, through Kafka, into the ledger in Redis', async () => {
+  it('completes an order placed through the gateway Service, through Kafka, into the ledger in Redis, as one trace in Jaeger', async () => {
+    const traceId = randomBytes(16).toString('hex');
     const res = await fetch(`${endpoints.gateway}/api/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys.local, 'idempotency-key': `node-test-${Date.now()}` },
+      headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys.local, 'idempotency-key': `node-test-${Date.now()}`, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
       body: JSON.stringify({ items: [{ sku: 'margherita', qty: 2 }] }),
     });
     expect(res.status).toBe(201);
@@ -80,6 +82,14 @@ describe('the release on a real node', () => {
     } finally {
       await ledger.close();
     }
+    const services = await waitFor('a complete trace in Jaeger', async () => {
+      const r = await fetch(`${apiBase()}/api/v1/namespaces/${namespace}/services/${release}-jaeger:ui/proxy/api/traces/${traceId}`);
+      if (!r.ok) return undefined;
+      const body = (await r.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
+      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
+      return names.size === 4 && [...names].sort();
+    });
+    expect(services).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);
   });
 
   it("is scraped by the chart's Prometheus: every shop pod a target, every target up", async () => {
@@ -218,11 +228,11 @@ describe('least privilege, by SubjectAccessReview on the real API server', () =>
   });
 });
 
-describe('faults only, where no traffic can reach the shop', () => {
+describe('faults only, and what is refused before any fault', () => {
   it('runs a drill’s faults through the API server and lists what it skipped', () => {
     const r = faultline(['drill', 'run', '--platform', 'kubernetes', '--faults-only', '--kubeconfig', cluster().runnerKubeconfig, '--report-dir', join(cluster().caFile, '..', '..', 'faults-only'), join(drillsDir, 'kitchen-worker-kill.yaml')]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toContain('skipped: load orders.js: no traffic reaches the shop');
+    expect(r.stdout).toContain('skipped: load orders.js: a faults-only run on');
     expect(r.stdout).toMatch(/✔ pod-kill faultline-kitchen-\S+ took effect/);
   });
 
@@ -237,5 +247,14 @@ describe('faults only, where no traffic can reach the shop', () => {
     const elsewhere = faultline(['drill', 'run', '--platform', 'kubernetes', '--kubeconfig', cluster().runnerKubeconfig, '--namespace', 'kube-system', join(drillsDir, 'kitchen-worker-kill.yaml')]);
     expect(elsewhere.code).toBe(2);
     expect(elsewhere.stderr).toContain('namespace kube-system is not allowed');
+  });
+
+  it('refuses a release that is not installed with exit 2, naming what is missing', () => {
+    const r = faultline(['drill', 'run', '--platform', 'kubernetes', '--kubeconfig', cluster().runnerKubeconfig, '--release', 'absent', join(drillsDir, 'kitchen-worker-kill.yaml')]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('is release absent installed there?');
+    const admin = faultline(['drill', 'run', '--platform', 'kubernetes', '--kubeconfig', cluster().kubeconfig, '--release', 'absent', join(drillsDir, 'kitchen-worker-kill.yaml')]);
+    expect(admin.code, admin.stderr).toBe(2);
+    expect(admin.stderr).toContain(`no Service absent-gateway in namespace ${namespace}: is release absent installed there`);
   });
 });

@@ -245,8 +245,8 @@ describe('the drill runner', () => {
     expect(events.map((e) => e.what)).toEqual(['inject network-partition gateway-catalog', 'remove gateway-catalog']);
     expect(journal.samples).toEqual([]);
     expect(journal.skipped).toEqual([
-      'steady state, probes, abort conditions and verifications over probes: no traffic or metrics reach the shop on a fake shop',
-      'load orders.js: no traffic reaches the shop on a fake shop',
+      'steady state, probes, abort conditions and verifications over probes: a faults-only run on a fake shop reads no metrics',
+      'load orders.js: a faults-only run on a fake shop sends no traffic',
       'verifications "the breaker opens at once", "the breaker is closed after": they read probes',
     ]);
     expect(seen.filter((s) => s.startsWith('skipped'))).toHaveLength(3);

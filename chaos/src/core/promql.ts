@@ -19,8 +19,17 @@ const rate = (metric: string, window: string, ...matchers: Array<string | undefi
 /** A counter as events per second, summed over the `by` groups. */
 const sumRate = (metric: string, { window, matcher, by }: Scope) => sum(by, rate(metric, window, matcher));
 
+/**
+ * Share of responses that were 5xx. While there is traffic but no 5xx the share is a real 0 (the `or … * 0` keeps
+ * each group's labels); a group that never counted a request has no series, as there is nothing to measure.
+ */
+function errorRatio({ window, matcher, by }: Scope) {
+  const all = sumRate('http_server_requests_total', { window, matcher, by });
+  return `(${sum(by, rate('http_server_requests_total', window, matcher, 'status_code=~"5.."'))} or ${all} * 0) / clamp_min(${all}, 0.001)`;
+}
+
 export const promql = {
-  gatewayErrorRatio: 'sum(rate(http_server_requests_total{service="gateway",status_code=~"5.."}[6s])) / clamp_min(sum(rate(http_server_requests_total{service="gateway"}[6s])), 0.001)',
+  gatewayErrorRatio: errorRatio({ window: '6s', matcher: 'service="gateway"' }),
   kitchenLag: 'sum(max by (partition) (kafka_consumergroup_lag))',
   breakersNotClosed: 'max by (service, dependency) (circuit_breaker_state) > 0',
 
@@ -30,14 +39,7 @@ export const promql = {
   breakerStates: (matcher?: string) => `max by (service, dependency) (${selector('circuit_breaker_state', matcher)})`,
   sumRate,
   requestRate: (scope: Scope) => sumRate('http_server_requests_total', scope),
-  /**
-   * Share of responses that were 5xx. While there is traffic but no 5xx the share is a real 0 (the `or … * 0`
-   * keeps each group's labels); a group that never counted a request has no series, as there is nothing to measure.
-   */
-  errorRatio: ({ window, matcher, by }: Scope) => {
-    const all = sumRate('http_server_requests_total', { window, matcher, by });
-    return `(${sum(by, rate('http_server_requests_total', window, matcher, 'status_code=~"5.."'))} or ${all} * 0) / clamp_min(${all}, 0.001)`;
-  },
+  errorRatio,
   latencyQuantile: (quantile: number, { window, matcher, by }: Scope) =>
     `histogram_quantile(${quantile}, sum by (${by ? `${by}, ` : ''}le) (${rate('http_server_request_duration_seconds_bucket', window, matcher)}))`,
 } as const;

@@ -116,7 +116,7 @@ export function methodRunner(opts: { platform: Platform; drill: string; run: str
       if (s.sequence) await execute(s.sequence, signal);
       if (s.load) {
         if (!platform.traffic) {
-          const what = `load ${s.load.script}: no traffic reaches the shop on ${platform.where}`;
+          const what = `load ${s.load.script}: a faults-only run on ${platform.where} sends no traffic`;
           state.skipped.push(what);
           hooks.skipped?.(what);
           continue;

@@ -79,8 +79,8 @@ export interface Platform {
   /** Where, for people: "the local stack on port base 17400", "release faultline in namespace faultline". */
   readonly where: string;
   /**
-   * Whether traffic, probes and the ledger can reach the shop. When false (a cluster whose pods do not really run)
-   * the runner injects and removes faults only, and the journal lists every step it skipped.
+   * Whether the drill sends traffic and reads probes and the ledger. When false (a faults-only run, with rights to
+   * the API alone) the runner injects and removes faults only, and the journal lists every step it skipped.
    */
   readonly traffic: boolean;
   readonly faults: FaultImplementations;

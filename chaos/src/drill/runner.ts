@@ -72,7 +72,7 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
     ? startSampler({ platform, endpoints, probes, abortConditions: drill.abortConditions, everyMs: drill.sampleEvery, at, phase: () => phase, onSample: (s) => hooks.sample?.(s, phase, state.faults.filter((f) => !f.recoveredAt && !f.evidence.removed)), abort: (why) => end('aborted', why) })
     : undefined;
   hooks.started?.({ drill: drill.name, platform: platform.name, where: platform.where, run: runId, ...(endpoints ? { prometheus: endpoints.prometheus } : {}) });
-  if (!sampler) skip(`steady state, probes, abort conditions and verifications over probes: no traffic or metrics reach the shop on ${platform.where}`);
+  if (!sampler) skip(`steady state, probes, abort conditions and verifications over probes: a faults-only run on ${platform.where} reads no metrics`);
 
   const readSteady = async (): Promise<ProbeReading[]> => {
     const values = await sampler!.read(drill.steadyState.probes);
@@ -174,7 +174,7 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
       );
     }
   } else if (!endpoints && state.faults.some((f) => f.kind === 'flood')) {
-    skip('the ledger: no traffic reaches the shop');
+    skip('the ledger: a faults-only run sends no orders');
   }
   const loads = await Promise.all(
     state.loads.map(async (l) => ({ name: l.name, script: l.script, label: l.run.label, ...(await l.run.done().then((summary) => ({ summary }), (err: Error) => ({ error: err.message }))) })),

@@ -45,6 +45,7 @@ interface ApiFailure {
 const isApiFailure = (err: unknown): err is ApiFailure => typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number';
 
 export const isNotFound = (err: unknown) => isApiFailure(err) && err.code === 404;
+export const isForbidden = (err: unknown) => isApiFailure(err) && err.code === 403;
 
 /** One line for a person: the HTTP code and the API server's own message, not the client's dump of headers. */
 export function describeApiError(action: string, err: unknown): string {

@@ -4,7 +4,7 @@
 import { UsageError } from '../../core/errors.ts';
 import type { Drill } from '../../drill/schema.ts';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { describeApiError, isNotFound, loadKubeConfig } from './client.ts';
+import { describeApiError, isForbidden, isNotFound, loadKubeConfig } from './client.ts';
 import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './config.ts';
 import { faultDriver } from './driver.ts';
 import { describeKubernetesPlan } from './dry-run.ts';
@@ -38,7 +38,7 @@ export function kubernetesDryRun(drill: Drill, flags: KubernetesFlags, env: Node
   return describeKubernetesPlan(drill, { ...kubernetesScope(flags, env), release: releaseOf(flags, env) });
 }
 
-/** The release a drill runs against, from the flags; `faultsOnly` where no traffic can reach its pods. */
+/** The release a drill runs against, from the flags; `faultsOnly` to act on the API alone. */
 export async function kubernetesPlatformFor(flags: KubernetesFlags & { faultsOnly?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   // Every flag is checked before the kubeconfig is read: a typo is named even where no cluster is configured.
   const scope = kubernetesScope(flags, env);
@@ -57,7 +57,9 @@ async function releaseSettings(kc: KubeConfig, namespace: string, release: strin
     return (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: `${release}-drill-settings`, namespace })).data ?? {};
   } catch (err) {
     if (isNotFound(err)) return {};
-    throw new UsageError(describeApiError(`read ConfigMap ${release}-drill-settings in namespace ${namespace}`, err));
+    // The drill-runner Role may read this ConfigMap by name only: a wrong --release shows up here as forbidden.
+    const hint = isForbidden(err) ? `; is release ${release} installed there? (--release, --namespace)` : '';
+    throw new UsageError(`${describeApiError(`read ConfigMap ${release}-drill-settings in namespace ${namespace}`, err)}${hint}`);
   }
 }
 

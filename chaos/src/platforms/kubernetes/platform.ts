@@ -1,7 +1,7 @@
 // A Helm release of the shop on any cluster, as a drill platform, from a kubeconfig alone: faults through the fault
 // driver (API objects), probes and the ledger through the API server (service and pod proxies, a port-forward to
-// Redis), loads as k6 Jobs in the cluster. Where no traffic can reach the pods (a control plane with fake nodes),
-// `traffic: false` makes it a faults-only platform.
+// Redis), loads as k6 Jobs in the cluster. Where a drill may act on the API alone (the chaos controller's Role, with
+// no proxies and no Secret), `traffic: false` makes it a faults-only platform.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { UsageError } from '../../core/errors.ts';
 import { loadDurationMs } from '../../drill/fields.ts';
@@ -14,7 +14,7 @@ import { kubernetesFaults } from './faults/index.ts';
 import { k6JobRun } from './load.ts';
 
 export interface KubernetesPlatformOptions extends FaultDriverOptions {
-  /** False on a cluster whose pods do not really run: faults only, and the journal says what was skipped. */
+  /** False to run faults only, through the API alone; the journal says what was skipped. */
   traffic: boolean;
 }
 
@@ -45,14 +45,6 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
     return cached.inventory;
   };
 
-  const api = async <T>(action: string, call: () => Promise<T>) => {
-    try {
-      return await call();
-    } catch (err) {
-      throw new Error(describeApiError(`${action} in namespace ${namespace}`, err), { cause: err });
-    }
-  };
-
   const connect = async (): Promise<Endpoints> => {
     // The release must be there; a missing Service is a wrong --release or --namespace, not a failed run.
     for (const service of [names.gateway, names.prometheus]) {
@@ -61,7 +53,9 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
         throw new UsageError(describeApiError(`read Service ${service} in namespace ${namespace}`, err));
       });
     }
-    const secret = await api(`read Secret ${names.apiKeys}`, () => core.readNamespacedSecret({ name: names.apiKeys, namespace }));
+    const secret = await core.readNamespacedSecret({ name: names.apiKeys, namespace }).catch((err: unknown) => {
+      throw new UsageError(describeApiError(`read Secret ${names.apiKeys} (the release's API keys) in namespace ${namespace}`, err));
+    });
     const key = (client: string) => Buffer.from(secret.data?.[`client.${client}`] ?? '', 'base64').toString('utf8');
     const redisPod = (await inventory()).replicas.redis?.[0];
     if (!redisPod) throw new UsageError(`no ready Redis pod of release ${release} in namespace ${namespace}: the ledger cannot be read`);
