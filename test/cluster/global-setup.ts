@@ -43,7 +43,6 @@ async function serviceAccountKubeconfig(kc: KubeConfig, file: string, namespace:
 
 export default async function setup(project: TestProject) {
   nodePreflight(); // before the snapshot: a missing tool or a node already up stops here, naming it
-  // Not under /tmp: inside the node's mount namespace /tmp (and /run, /var/lib, /var/log) are folders of the node's own.
   const stateDir = join(projectRoot, '.faultline', 'cluster-test');
   const before = hostState(stateDir);
   const node = await startNode({ stateDir, log, detached: false });

@@ -39,7 +39,11 @@ beforeAll(async () => {
 
 describe('the release on a real node', () => {
   it('runs every pod, Ready, from the images built here, with its probes answered', async () => {
-    const all = (await pods()).filter((p) => !p.metadata?.labels?.['job-name']);
+    // After an upgrade (the drills' resilience-off run), the old ReplicaSets' pods may still be terminating.
+    const all = await waitFor('no pod of the release terminating', async () => {
+      const list = (await pods()).filter((p) => !p.metadata?.labels?.['job-name']);
+      return list.every((p) => !p.metadata?.deletionTimestamp) && list;
+    });
     const shop = all.filter((p) => ['gateway', 'catalog', 'orders', 'kitchen'].includes(p.metadata!.labels!['app.kubernetes.io/name']!));
     expect(shop).toHaveLength(8);
     for (const pod of all) {

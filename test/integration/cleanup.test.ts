@@ -1,7 +1,6 @@
 // `faultline cleanup` when the supervisor is gone: the recorded faults come off Toxiproxy by themselves.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupRecordedFaults, type AgentFault } from '../../chaos/src/platforms/local/agent.ts';
@@ -9,6 +8,7 @@ import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { toolPaths } from '../../tooling/toolchain.ts';
 import { freePort } from '../../chaos/src/core/host.ts';
 import { waitFor } from '../support/shop.ts';
+import { tempDir } from '../support/temp.ts';
 
 const port = await freePort();
 const server = spawn(toolPaths.toxiproxy, ['-host', '127.0.0.1', '-port', String(port)], { stdio: 'ignore' });
@@ -23,7 +23,7 @@ describe('cleanup without a supervisor', () => {
     await toxiproxy.populate([{ name: 'orders-redis', listen: `127.0.0.1:${await freePort()}`, upstream: '127.0.0.1:9', enabled: true }]);
     for (const name of ['old-upstream', 'live-upstream']) await toxiproxy.addToxic('orders-redis', { name, type: 'timeout', stream: 'upstream', attributes: { timeout: 0 } });
     const fault = (id: string, expiresAt: number): AgentFault => ({ id, drill: 'd', kind: 'network-partition', edge: 'orders-redis', direction: 'to', durationMs: 1000, jitterMs: 0, toxics: [`${id}-upstream`], injectedAt: new Date(expiresAt - 1000).toISOString(), expiresAt: new Date(expiresAt).toISOString(), evidence: {} });
-    const file = join(mkdtempSync(join(tmpdir(), 'faultline-cleanup-')), 'faults.json');
+    const file = join(tempDir('cleanup-'), 'faults.json');
     writeFileSync(file, JSON.stringify([fault('old', Date.now() - 5000), fault('live', Date.now() + 60_000)]));
 
     const removed = await cleanupRecordedFaults(file, toxiproxy, false);

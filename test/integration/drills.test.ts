@@ -1,7 +1,6 @@
 // The showcase drills end to end on the real stack, the controller's guardrails, and faults that outlive a killed controller.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PNG } from 'pngjs';
@@ -10,10 +9,11 @@ import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
+import { tempDir } from '../support/temp.ts';
 
 const stack = inject('stack');
 const env = { FAULTLINE_PORT_BASE: String(stack.portBase), FAULTLINE_STATE_DIR: inject('stateDir') };
-const reports = mkdtempSync(join(tmpdir(), 'faultline-reports-'));
+const reports = tempDir('reports-');
 const control = stack.supervisor.url;
 const toxiproxy = createToxiproxy(stack.urls.toxiproxy);
 const faults = async () => (await (await fetch(`${control}/faults`)).json()) as Array<{ id: string; drill: string; recoveredAt?: string; removedBy?: string; expiresAt: string; edge: string }>;

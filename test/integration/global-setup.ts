@@ -1,5 +1,5 @@
 // One real stack for the integration files: up before, down after, on ports clear of a developer's own stack.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -27,5 +27,6 @@ export default async function setup(project: TestProject) {
   project.provide('stateDir', stateDir);
   return async () => {
     await down(opts, (line) => process.stderr.write(`[stack] ${line}\n`));
+    rmSync(stateDir, { recursive: true, force: true });
   };
 }

@@ -1,13 +1,13 @@
 // The stack as a user drives it: `faultline up --resilience off`, `status --json`, a killed replica, a port conflict,
 // the control run's unprotected failure, a refused setting, `faultline down`.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { cli, pidAlive, repoRoot, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
+import { tempDir } from '../support/temp.ts';
 
-const stateDir = mkdtempSync(join(tmpdir(), 'faultline-life-'));
+const stateDir = tempDir('life-');
 const env = { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: stateDir };
 const status = (): StackStatus => JSON.parse(cli(['status', '--json'], env).stdout) as StackStatus;
 const everyPid = new Set<number>();
@@ -37,7 +37,7 @@ describe('faultline up / status / down', () => {
   });
 
   it('refuses a second stack on the same ports with exit 2, naming the port', () => {
-    const r = cli(['up'], { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-clash-')) });
+    const r = cli(['up'], { FAULTLINE_PORT_BASE: '28400', FAULTLINE_STATE_DIR: tempDir('clash-') });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/ports already in use: 28400 \(supervisor\)/);
     expect(r.stderr).toContain('--port-base');
@@ -102,7 +102,7 @@ describe('faultline up / status / down', () => {
   });
 
   it('fails the catalog-outage drill with a clear verification message when resilience is off', () => {
-    const reports = mkdtempSync(join(tmpdir(), 'faultline-off-reports-'));
+    const reports = tempDir('off-reports-');
     const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/catalog-outage.yaml'), '--report-dir', reports], env);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('FAIL: drill catalog-outage');
@@ -115,7 +115,7 @@ describe('faultline up / status / down', () => {
   }, 240_000);
 
   it('refuses a malformed service setting given with --set: exit 2, naming it, and nothing left running', () => {
-    const clashFree = { FAULTLINE_PORT_BASE: '28600', FAULTLINE_STATE_DIR: mkdtempSync(join(tmpdir(), 'faultline-set-')) };
+    const clashFree = { FAULTLINE_PORT_BASE: '28600', FAULTLINE_STATE_DIR: tempDir('set-') };
     const r = cli(['up', '--set', 'gateway.RATE_LIMIT_RPS=fast'], clashFree);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('gateway-0 refused its settings');

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchGoals, checkBenchFlags } from '../../chaos/src/bench/command.ts';
 import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
+import { tempDir } from '../support/temp.ts';
 
 const step = (over: Partial<StepCounts> = {}): StepCounts => ({ offeredRps: 100, durationS: 10, iterations: 1000, dropped: 0, ok: 1000, good: 1000, limited: 0, shed: 0, serverErrors: 0, clientErrors: 0, noResponse: 0, admittedP99Ms: 200, ...over });
 
@@ -67,7 +67,7 @@ describe('bench statistics', () => {
 
 describe('bench flags', () => {
   it('refuses bad values and an unwritable report directory with a UsageError', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+    const dir = tempDir('bench-');
     expect(checkBenchFlags({ json: true }, dir)).toMatchObject({ json: true, objectiveMs: 1500, reportDir: join(dir, 'reports', 'bench') });
     expect(() => checkBenchFlags({ objectiveMs: 'fast' }, dir)).toThrow(UsageError);
     expect(() => checkBenchFlags({ objectiveMs: '5' }, dir)).toThrow(/--objective-ms/);
@@ -86,7 +86,7 @@ describe('bench flags', () => {
     (args) => {
       const cli = join(import.meta.dirname, '../../chaos/src/cli.ts');
       const node = join(import.meta.dirname, '../../node_modules/.bin/node');
-      const stateDir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+      const stateDir = tempDir('bench-cli-');
       const r = spawnSync(node, [cli, '--port-base', '31990', '--state-dir', stateDir, 'bench', ...args], { encoding: 'utf8', timeout: 30_000 });
       expect(r.status, r.stderr).toBe(2);
     },

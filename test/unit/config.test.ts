@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
@@ -9,6 +8,7 @@ import { runtimeOptions } from '../../chaos/src/platforms/local/options.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { writableReportDir } from '../../chaos/src/core/report-dir.ts';
 import { cli, repoRoot } from '../support/shop.ts';
+import { tempDir } from '../support/temp.ts';
 
 describe('service configuration', () => {
   const schema = baseConfig.extend({ REDIS_URL: env.redisUrl() });
@@ -111,7 +111,7 @@ describe('the CLI answers bad input with exit 2', () => {
 
 describe('report folders', () => {
   it('creates a missing folder, level by level, and returns its absolute path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reports-'));
+    const dir = tempDir('reports-');
     expect(writableReportDir(join(dir, 'a', 'b'))).toBe(join(dir, 'a', 'b'));
     expect(statSync(join(dir, 'a', 'b')).isDirectory()).toBe(true);
   });
@@ -120,7 +120,7 @@ describe('report folders', () => {
     expect(() => writableReportDir(dir, '--out')).toThrow(/^--out: cannot write to/);
   });
   it('refuses a file where a folder is wanted', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'reports-')), 'file');
+    const file = join(tempDir('reports-'), 'file');
     writeFileSync(file, '');
     expect(() => writableReportDir(file)).toThrow(/not a folder/);
   });

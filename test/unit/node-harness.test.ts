@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostDiff } from '../../tooling/cluster/host.ts';
+import { shadowKeeping } from '../../tooling/private-mounts.ts';
 import { nodeProblems, type MachineFacts } from '../../tooling/cluster/node.ts';
 import { repoRoot } from '../support/shop.ts';
 
@@ -42,5 +43,30 @@ describe('the host check', () => {
     const before = { links: 'eth0\nlo', sysctls: 'kernel.panic=1', processes: '' };
     expect(hostDiff(before, before)).toEqual([]);
     expect(hostDiff(before, { links: 'eth0\nfl-host@if2\nlo', sysctls: 'kernel.panic=10', processes: '' })).toEqual(['links: + fl-host@if2', 'sysctls: + kernel.panic=10', 'sysctls: - kernel.panic=1']);
+  });
+});
+
+describe('folders of its own in a private mount namespace, keeping what it needs', () => {
+  const replaced: Array<[string, string]> = [['/var/lib', '/srv/p/state/varlib'], ['/tmp', '/srv/p/state/tmp']];
+
+  it('binds the replacements alone when nothing kept lies under them', () => {
+    expect(shadowKeeping(replaced, ['/srv/p', '/srv/p/state'])).toBe("mount --bind '/srv/p/state/varlib' '/var/lib'\nmount --bind '/srv/p/state/tmp' '/tmp'");
+  });
+
+  it('keeps a project cloned under /tmp at its path, binding replacements from its copy at /mnt', () => {
+    expect(shadowKeeping([['/var/lib', '/tmp/p/state/varlib'], ['/tmp', '/tmp/p/state/tmp']], ['/tmp/p', '/tmp/p/state', '/root/.cache']).split('\n')).toEqual([
+      'mount -t tmpfs -o size=64k,mode=0700 faultline-keep /mnt',
+      'mkdir /mnt/0',
+      "mount --rbind '/tmp/p' /mnt/0",
+      "mount --bind '/mnt/0/state/varlib' '/var/lib'",
+      "mount --bind '/mnt/0/state/tmp' '/tmp'",
+      "mkdir -p '/tmp/p'",
+      "mount --move /mnt/0 '/tmp/p'",
+      'umount /mnt',
+    ]);
+  });
+
+  it('quotes paths for the shell', () => {
+    expect(shadowKeeping([['/tmp', "/x/it's"]], [])).toBe(`mount --bind '/x/it'\\''s' '/tmp'`);
   });
 });

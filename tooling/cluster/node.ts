@@ -16,8 +16,10 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { UsageError } from '../../chaos/src/core/errors.ts';
+import { projectRoot } from '../../chaos/src/core/paths.ts';
 import { sleep } from '../../chaos/src/core/time.ts';
 import { pushImages, registryHost } from '../images/build.ts';
+import { shadowKeeping } from '../private-mounts.ts';
 import { controlPlanePaths, nodePaths } from '../toolchain.ts';
 import { nodeIdentities, writeCredentials, writeKubeconfig, type Identity } from './credentials.ts';
 import { ProcessGroup, running } from './processes.ts';
@@ -254,17 +256,17 @@ function createNamespaces(stateDir: string) {
   writeFileSync(f.mountPin, '');
   for (const dir of ['run', 'varlib', 'varlog', 'tmp', 'cgmove']) mkdirSync(join(f.nsRoot, dir), { recursive: true });
   // Inside it: the namespace's own sysfs (kubelet and the CNI plugins see its links), the host's cgroups, and folders of
-  // ours over /run, /var/lib, /var/log and /tmp, where kubelet, containerd, its shims and the CNI plugins write. Other
-  // users' mounts under the state folder's parents are dropped from the copy, so that this namespace does not pin them.
+  // ours over /run, /var/lib, /var/log and /tmp, where kubelet, containerd, its shims and the CNI plugins write; the
+  // project (its tools) and the state folder stay visible wherever they are. Other users' mounts under the state
+  // folder's parents are dropped from the copy, so that this namespace does not pin them.
+  const replaced = (['run', 'var/lib', 'var/log', 'tmp'] as const).map((d) => [`/${d}`, join(f.nsRoot, d.replace('/', ''))] as [string, string]);
   const script = `set -eu
 mount --rbind /sys/fs/cgroup ${f.nsRoot}/cgmove
 mount -t sysfs sysfs /sys
 mount --move ${f.nsRoot}/cgmove /sys/fs/cgroup
 findmnt -rn -o TARGET | grep -E '^/(work|tmp|home|root)/' | grep -vF '${stateDir}' | sort -r | xargs -r -n1 umount -l
-mount --bind ${f.nsRoot}/run /run
-mount --bind ${f.nsRoot}/varlib /var/lib
-mount --bind ${f.nsRoot}/varlog /var/log
-mount --bind ${f.nsRoot}/tmp /tmp && chmod 1777 /tmp
+${shadowKeeping(replaced, [projectRoot, stateDir])}
+chmod 1777 /tmp
 mkdir -p /var/lib/kubelet /var/lib/cni /var/log/pods /var/log/containers /run/containerd /run/lock`;
   sh('nsenter', [`--net=/run/netns/${netns}`, 'unshare', `--mount=${f.mountPin}`, '--propagation', 'private', 'sh', '-c', script], 'the node’s mount namespace');
   for (const h of cgroupHierarchies()) {
@@ -289,8 +291,6 @@ function httpsStatus(url: string, ca?: Buffer, headers: Record<string, string> =
 /** Starts the node. On failure, whatever was started is stopped and the host put back before the error goes up. */
 export async function startNode(opts: { stateDir: string; log?: Log; detached?: boolean }): Promise<RunningNode> {
   nodePreflight();
-  const shadowed = ['/tmp', '/run', '/var/lib', '/var/log'].find((d) => opts.stateDir === d || opts.stateDir.startsWith(`${d}/`));
-  if (shadowed) throw new UsageError(`the node's state folder ${opts.stateDir} is under ${shadowed}, which the node's mount namespace replaces with a folder of its own; choose another`);
   const log = opts.log ?? (() => undefined);
   const { stateDir } = opts;
   rmSync(stateDir, { recursive: true, force: true });

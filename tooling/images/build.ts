@@ -18,6 +18,7 @@ import { projectRoot } from '../../chaos/src/core/paths.ts';
 import { k6Version } from '../../chaos/src/core/versions.ts';
 import { kafkaVersion, toolPaths } from '../../chaos/src/platforms/local/tools.ts';
 import { nodePaths, pins, SetupError, toolsDir } from '../toolchain.ts';
+import { shadowKeeping } from '../private-mounts.ts';
 
 const here = import.meta.dirname;
 /** Layers, downloads and the Debian tarball: kept across clones, like Go's build cache. */
@@ -74,7 +75,11 @@ function buildahEnv(): NodeJS.ProcessEnv {
  * The command line that runs buildah: in a private mount namespace whose /var/lib is the cache's, because as root
  * containers/image keeps a blob cache at the hard-wired /var/lib/containers/cache; its overlay mounts die with it too.
  */
-export const buildahCommand = (args: string[]) => ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', `mount --bind ${join(cacheDir, 'varlib')} /var/lib && exec buildah --signature-policy ${join(cacheDir, 'etc', 'policy.json')} "$@"`, 'buildah', ...args];
+export const buildahCommand = (args: string[]) => [
+  'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+  `set -e\n${shadowKeeping([['/var/lib', join(cacheDir, 'varlib')]], [projectRoot, cacheDir])}\nexec buildah --signature-policy ${join(cacheDir, 'etc', 'policy.json')} "$@"`,
+  'buildah', ...args,
+];
 
 function run(cmd: string[], what: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: opts.cwd, env: opts.env ?? buildahEnv(), encoding: 'utf8', maxBuffer: 256 << 20 });

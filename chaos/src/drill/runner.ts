@@ -41,7 +41,9 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
   const { hooks } = opts;
   const runId = `${drill.name}-${randomBytes(3).toString('hex')}`;
   const t0 = Date.now();
-  const at = () => Date.now() - t0;
+  // Sub-millisecond, so that a reading begun just before a fault's removal never shares its stamp (and its window).
+  const started = performance.now();
+  const at = () => performance.now() - started;
   const stop = new AbortController();
   let status: RunStatus = 'completed';
   let reason: string | undefined;
