@@ -11,6 +11,8 @@ await main('setup', async () => {
   const options = ['--with-kind', '--with-node'];
   const unknown = flags.filter((f) => !options.includes(f));
   if (unknown.length > 0) throw new UsageError(`unknown option ${unknown.join(' ')} (the options are ${options.join(', ')})`);
+  // Checked before anything is installed: buildah and the node's apt packages need root, and half a set-up helps no one.
+  if (flags.includes('--with-node') && process.getuid?.() !== 0) throw new UsageError("--with-node needs root: the node's packages come from apt, and its images are built by buildah as root");
   const started = Date.now();
   console.log(`faultline setup → ${toolsDir}`);
   const log = (line: string) => console.log(`  ${line}`);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { FaultlineError } from '../chaos/src/core/errors.ts';
+import { FaultlineError, UsageError } from '../chaos/src/core/errors.ts';
 import { k6Version } from '../chaos/src/core/versions.ts';
 import { kafkaVersion, toolPaths, toolsDir } from '../chaos/src/platforms/local/tools.ts';
 import { crdSchemas, kubernetesSchemas, objectMetaSchema, strictSchemaFolder, type JsonSchema } from './k8s-schemas.ts';
@@ -139,7 +139,7 @@ function ensureApt(log: Log, packages: { apt: string; versionPrefix: string }[])
   if (missing.length === 0) return;
   const names = missing.map((p) => p.apt);
   if (process.getuid?.() !== 0) {
-    throw new SetupError(`apt packages missing: ${names.join(', ')}. Run as root, or: sudo apt-get install -y ${names.join(' ')}`);
+    throw new UsageError(`apt packages missing: ${names.join(', ')}. Run as root, or: sudo apt-get install -y ${names.join(' ')}`);
   }
   log(`… installing ${names.join(', ')} from Debian's apt`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };

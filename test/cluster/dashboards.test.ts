@@ -32,7 +32,7 @@ beforeAll(async () => {
   endpoints = (await platform.connect())!;
   prometheus = promClient(endpoints.prometheus);
   emptyBefore = await prometheus.emptyNow();
-  orders = await platform.startLoad({ script: 'orders.js', executor: 'constant-arrival-rate', rate: 10, duration: 150_000, maxVUs: 20, apiKey: 'local' }, { name: 'dashboards', run: 'dashboards-node', drill: 'dashboards-node' });
+  orders = await platform.startLoad({ script: 'orders.js', executor: 'constant-arrival-rate', rate: 10, duration: 400_000, maxVUs: 20, apiKey: 'local' }, { name: 'dashboards', run: 'dashboards-node', drill: 'dashboards-node' });
 
   // Bursts from the `load` key beyond its quota: 429s. A body that is not JSON is refused right after the limiter.
   await waitFor('429s in Prometheus', async () => {
@@ -48,8 +48,9 @@ beforeAll(async () => {
   await flood.remove();
   await waitFor('shed requests in Prometheus', () => prometheus.present('requests_shed_total{reason="overload"}'));
 
-  // The catalog cut off from the gateway, held until every query has run.
-  await inject({ kind: 'network-partition', selector: { service: 'gateway' }, target: { service: 'catalog' }, direction: 'to', duration: '120s' });
+  // The catalog cut off from the gateway, held until every query has run: its deadline is well past this file's
+  // longest run, since the in-cluster controller removes a fault at its deadline.
+  await inject({ kind: 'network-partition', selector: { service: 'gateway' }, target: { service: 'catalog' }, direction: 'to', duration: '400s' });
   await waitFor('the catalog breaker to open', async () => {
     await Promise.all(Array.from({ length: 8 }, menu));
     return prometheus.present('circuit_breaker_state{service="gateway", dependency="catalog"} > 0');

@@ -31,6 +31,13 @@ describe('a node refuses to start, naming what is missing', () => {
     expect(r.stderr).toContain('a node needs root');
   });
 
+  it('`npm run setup -- --with-node` without root exits 2 with the reason, before installing anything', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'tooling/setup.ts'), '--with-node'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--with-node needs root');
+    expect(r.stdout).not.toContain('✓');
+  });
+
   it('refuses an unknown verb with exit 2', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'tooling/cluster/command.ts'), 'sideways'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
