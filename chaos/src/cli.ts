@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { main, UsageError } from './core/errors.ts';
 import { localCleanupCommand, runDrillCommand, type DrillRunFlags } from './commands/drill.ts';
 import { runDemo } from './commands/demo.ts';
+import { dashboardCommand, type DashboardFlags } from './commands/dashboard.ts';
 import { drillJsonSchemaText } from './drill/json-schema.ts';
 import { loadDrillFile } from './drill/file.ts';
 import { runtimeOptions } from './platforms/local/options.ts';
@@ -33,6 +34,7 @@ program
     const s = await up(runtimeOptions({ ...program.opts(), ...flags }));
     console.log(`ready: gateway ${s.urls.gateway}, Prometheus ${s.urls.prometheus}, traces ${s.urls.tracesUi}`);
     console.log(`API key: ${s.apiKey}   (faultline status --json shows everything)`);
+    console.log(`live dashboards: ${s.urls.dashboard}`);
   });
 
 program
@@ -54,6 +56,18 @@ program
     for (const c of s.components) console.log(`  ${c.name.padEnd(12)} ${c.health.padEnd(10)} pid ${String(c.pid ?? '-').padEnd(8)} restarts ${c.restarts}`);
     console.log(`  proxies: ${s.proxies.map((p) => `${p.name}${p.enabled ? '' : ' (cut)'}`).join(', ')}`);
   });
+
+kubernetesOptions(
+  program
+    .command('dashboard')
+    .description("the live dashboard page (the chart's Grafana dashboards, drawn without Grafana): print the local stack's URL, or serve it for a cluster's release")
+    .addOption(new Option('--platform <platform>', 'local: the running stack serves it; kubernetes: served here, against the release’s Prometheus through the API server').choices(['local', 'kubernetes']).default('local'))
+    .option('--release <name>', 'kubernetes: the Helm release (default: env FAULTLINE_RELEASE, else faultline)')
+    .option('--port <port>', 'kubernetes: the loopback port to serve on (default: any free port)')
+    .option('--open', 'also open it in a browser'),
+).action(async (flags: DashboardFlags) => {
+  exitCode = await dashboardCommand(opts(), flags);
+});
 
 program
   .command('demo')

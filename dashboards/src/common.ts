@@ -107,9 +107,9 @@ export const timeseriesPanel = (title: string, unit: string, ...queries: Query[]
 export const stepsPanel = (title: string, unit: string, ...queries: Query[]) =>
   timeseriesPanel(title, unit, ...queries).lineInterpolation(common.LineInterpolation.StepAfter).fillOpacity(25);
 
-/** The current value, large. `noValue` is what an empty result means, e.g. "0" when the series exist only while something happens. */
-export const statPanel = (title: string, unit: string, query: Query, noValue?: string) => {
-  const panel = new stat.PanelBuilder()
+/** The current value, large, over its recent curve. */
+export const statPanel = (title: string, unit: string, query: Query) =>
+  new stat.PanelBuilder()
     .title(title)
     .datasource(datasource)
     .unit(unit)
@@ -119,8 +119,6 @@ export const statPanel = (title: string, unit: string, query: Query, noValue?: s
     .colorMode(common.BigValueColorMode.Background)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .withTarget(promTargets([query])[0]!);
-  return noValue === undefined ? panel : panel.noValue(noValue);
-};
 
 /** Breaker gauge values as words and colours, matching circuit_breaker_state's help text. */
 const breakerStateNames: dashboard.ValueMapping[] = [

@@ -3,15 +3,16 @@ import { promql } from '@faultline/chaos';
 import { faultlineDashboard, limitLine, perSecond, rateInterval, row, statPanel, stepsPanel, thresholds, timeseriesPanel, units } from './common.ts';
 import { breakerStates, dependencyCalls, errorRatio, latency, requestRate, retries, shedRequests } from './panels.ts';
 
+// The gauge has series only while a fault is in effect, so the count is 0 by `or vector(0)` when there is none: the stat
+// shows its last value, and an empty result at the end of the range would leave the last fault's count standing.
 const faultsActive = () =>
-  // The gauge has series only while a fault is in effect: no data is a true 0.
-  statPanel('Faults active', units.Short, { expr: `sum(${promql.activeFaults})`, legend: 'faults' }, '0')
+  statPanel('Faults active', units.Short, { expr: `sum(${promql.activeFaults}) or vector(0)`, legend: 'faults' })
     .description('Faults injected by a drill and still in effect.')
     .thresholds(thresholds(['green', null], ['red', 1]));
 
+// Series only for breakers that are open or half-open: none means every breaker is closed, 0 as above.
 const breakersNotClosed = () =>
-  // Series only for breakers that are open or half-open: no data means every breaker is closed.
-  statPanel('Breakers not closed', units.Short, { expr: `count(${promql.breakersNotClosed})`, legend: 'breakers' }, '0')
+  statPanel('Breakers not closed', units.Short, { expr: `count(${promql.breakersNotClosed}) or vector(0)`, legend: 'breakers' })
     .description('Dependency breakers open or half-open now, on any replica.')
     .thresholds(thresholds(['green', null], ['red', 1]));
 

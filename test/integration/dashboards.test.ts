@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { supervisorApi } from '../../chaos/src/platforms/local/platform.ts';
 import { promClient, promqlQueries, queries, rateInterval, services } from '../support/dashboards.ts';
 import { shopClient, steadyLoad, waitFor } from '../support/shop.ts';
+import { everyPanelWithData, launchChromium, openPage } from '../support/browser.ts';
+import type { Browser } from 'puppeteer-core';
 
 const stack = inject('stack');
 const shop = shopClient(stack);
@@ -100,5 +102,21 @@ describe('dashboard queries against the local Prometheus', () => {
     const body = await prometheus.labelValues(metric!, label!);
     expect(body.status).toBe('success');
     expect(body.data.sort()).toEqual(services);
+  });
+});
+
+describe('the live dashboard page, after the same traffic and faults', () => {
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it.each(['faultline-drill-overview', 'faultline-service'])('draws every panel of %s with data, in headless Chromium', async (uid) => {
+    browser ??= await launchChromium();
+    const { page, errors } = await openPage(browser, `${stack.urls.dashboard}?dashboard=${uid}&from=now-15m`);
+    const panels = await everyPanelWithData(page);
+    expect(panels.length).toBe(uid === 'faultline-service' ? 12 : 19);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

@@ -14,6 +14,7 @@ export async function runDemo(opts: RuntimeOptions, flags: { drills?: string }):
   if (unknown.length) throw new UsageError(`--drills: unknown drill ${unknown.join(', ')} (known: ${showcaseDrills.join(', ')})`);
   console.log('▶ bringing the shop up');
   const status = await up(opts);
+  console.log(`  watch every drill live: ${status.urls.dashboard}`);
   const reportDir = join(opts.stateDir, 'reports');
   const results: Array<{ name: string; verdict: string; summary: string; report: string }> = [];
   for (const [i, name] of chosen.entries()) {
@@ -25,6 +26,7 @@ export async function runDemo(opts: RuntimeOptions, flags: { drills?: string }):
   console.log('\n▶ verdicts');
   for (const r of results) console.log(`  ${r.verdict === 'pass' ? '✔ PASS' : '✘ FAIL'}  ${r.name.padEnd(24)} ${r.summary}\n           ${r.report}`);
   console.log('\n▶ where to look');
+  console.log(`  dashboards   ${status.urls.dashboard}`);
   console.log(`  Prometheus   ${status.urls.prometheus}/graph?g0.expr=${encodeURIComponent('max by (service, dependency) (circuit_breaker_state)')}`);
   console.log(`  traces       ${status.urls.tracesUi}/search?service=gateway`);
   console.log(`  gateway      ${status.urls.gateway}/api/openapi.json  (X-API-Key: ${status.apiKey})`);

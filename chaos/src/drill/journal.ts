@@ -60,7 +60,7 @@ export type Phase = 'steady state' | 'method' | 'rollback' | 'recovery' | 'verif
  * Every hook is optional and must not throw.
  */
 export interface RunHooks {
-  started?(info: { drill: string; platform: PlatformName; where: string; run: string; prometheus?: string }): void;
+  started?(info: { drill: string; platform: PlatformName; where: string; run: string; prometheus?: string; dashboard?: string }): void;
   phase?(phase: Phase, reason?: string): void;
   steadyState?(when: 'before' | 'after', readings: ProbeReading[], timeToRecoverMs?: number): void;
   /** Every sample, with the phase and the faults in force. */

@@ -20,6 +20,8 @@ export interface Endpoints {
   prometheus: string;
   /** The API keys of the shop's two clients. */
   apiKeys: Record<'local' | 'load', string>;
+  /** The live dashboard page, where the platform serves one. */
+  dashboard?: string;
 }
 
 /** A fault in force, with what shows it, and how to end it. */

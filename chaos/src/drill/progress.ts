@@ -15,7 +15,7 @@ export function consoleHooks(print: (line: string) => void = console.log): RunHo
   return {
     started: (info) => {
       prometheus = info.prometheus;
-      print(`drill ${info.drill} on ${info.where} (run ${info.run})`);
+      print(`drill ${info.drill} on ${info.where} (run ${info.run})${info.dashboard ? `; watch it live at ${info.dashboard}` : ''}`);
     },
     phase: (phase: Phase, reason) => phase !== 'verification' && print(phase === 'rollback' && reason ? `rollback (${reason})` : phase),
     steadyState: (when, list, ttr) =>

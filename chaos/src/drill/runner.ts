@@ -73,7 +73,7 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
   const sampler: Sampler | undefined = endpoints
     ? startSampler({ platform, endpoints, probes, abortConditions: drill.abortConditions, everyMs: drill.sampleEvery, at, phase: () => phase, onSample: (s) => hooks.sample?.(s, phase, state.faults.filter((f) => !f.recoveredAt && !f.evidence.removed)), abort: (why) => end('aborted', why) })
     : undefined;
-  hooks.started?.({ drill: drill.name, platform: platform.name, where: platform.where, run: runId, ...(endpoints ? { prometheus: endpoints.prometheus } : {}) });
+  hooks.started?.({ drill: drill.name, platform: platform.name, where: platform.where, run: runId, ...(endpoints ? { prometheus: endpoints.prometheus } : {}), ...(endpoints?.dashboard ? { dashboard: endpoints.dashboard } : {}) });
   if (!sampler) skip(`steady state, probes, abort conditions and verifications over probes: a faults-only run on ${platform.where} reads no metrics`);
 
   const readSteady = async (): Promise<ProbeReading[]> => {

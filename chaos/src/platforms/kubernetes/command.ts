@@ -9,7 +9,8 @@ import { dnsLabel, dnsLabelMessage, grafanaFromEnv, namespaceList } from './conf
 import { faultDriver } from './driver.ts';
 import { describeKubernetesPlan } from './dry-run.ts';
 import { assertNamespaceAllowed } from './guardrails.ts';
-import { kubernetesPlatform } from './platform.ts';
+import { apiProxy } from './access.ts';
+import { chartNames, kubernetesPlatform, requireService } from './platform.ts';
 
 export interface KubernetesFlags {
   namespace?: string;
@@ -26,7 +27,7 @@ export function kubernetesScope(flags: { namespace?: string }, env: NodeJS.Proce
   return { namespace, allowedNamespaces: allowed?.data ?? [namespace] };
 }
 
-function releaseOf(flags: { release?: string }, env: NodeJS.ProcessEnv) {
+export function releaseOf(flags: { release?: string }, env: NodeJS.ProcessEnv) {
   const release = flags.release ?? (env.FAULTLINE_RELEASE || 'faultline');
   if (!dnsLabel.test(release)) throw new UsageError(`--release ${JSON.stringify(release)}: ${dnsLabelMessage}`);
   if (release.length > 53) throw new UsageError(`--release ${JSON.stringify(release)}: a Helm release name has at most 53 characters`);
@@ -76,4 +77,19 @@ export async function kubernetesCleanupCommand(flags: { namespace?: string; kube
   const describe = (f: (typeof removed)[number]) => `${f.kind} ${f.target} (${f.id}, drill ${f.drill})`;
   console.log(removed.length ? `removed from namespace ${driver.namespace}: ${removed.map(describe).join(', ')}` : `nothing to clean up in namespace ${driver.namespace}`);
   if (kept.length) console.log(`still within their deadline: ${kept.map((f) => `${describe(f)} until ${new Date(f.expiresAt).toISOString()}`).join(', ')} (--all removes them now)`);
+}
+
+/** The release's Prometheus, reached through the API server's service proxy on a loopback proxy, for the live page. */
+export async function kubernetesPrometheus(flags: KubernetesFlags, env: NodeJS.ProcessEnv = process.env) {
+  const { namespace } = kubernetesScope(flags, env);
+  const release = releaseOf(flags, env);
+  const kc = loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env);
+  const service = chartNames(release).prometheus;
+  await requireService(kc.makeApiClient(CoreV1Api), service, namespace, release);
+  const proxy = await apiProxy(kc);
+  return {
+    url: `${proxy.address}/api/v1/namespaces/${namespace}/services/http:${service}:http/proxy`,
+    name: `Prometheus of release ${release} in namespace ${namespace} (${kc.getCurrentCluster()?.server})`,
+    close: () => proxy.close(),
+  };
 }

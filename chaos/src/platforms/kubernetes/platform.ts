@@ -28,6 +28,14 @@ export const chartNames = (release: string) => ({
 
 const appPort = 8080;
 
+/** A Service of the release; a missing one is a wrong --release or --namespace, not a failed run. */
+export async function requireService(core: CoreV1Api, service: string, namespace: string, release: string) {
+  await core.readNamespacedService({ name: service, namespace }).catch((err: unknown) => {
+    if (isNotFound(err)) throw new UsageError(`no Service ${service} in namespace ${namespace}: is release ${release} installed there, with Prometheus enabled? (--release, --namespace)`);
+    throw new UsageError(describeApiError(`read Service ${service} in namespace ${namespace}`, err));
+  });
+}
+
 export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & { driver: ReturnType<typeof faultDriver> } {
   const { kc, namespace, release } = opts;
   const driver = faultDriver(opts);
@@ -46,13 +54,7 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
   };
 
   const connect = async (): Promise<Endpoints> => {
-    // The release must be there; a missing Service is a wrong --release or --namespace, not a failed run.
-    for (const service of [names.gateway, names.prometheus]) {
-      await core.readNamespacedService({ name: service, namespace }).catch((err: unknown) => {
-        if (isNotFound(err)) throw new UsageError(`no Service ${service} in namespace ${namespace}: is release ${release} installed there, with Prometheus enabled? (--release, --namespace)`);
-        throw new UsageError(describeApiError(`read Service ${service} in namespace ${namespace}`, err));
-      });
-    }
+    for (const service of [names.gateway, names.prometheus]) await requireService(core, service, namespace, release);
     const secret = await core.readNamespacedSecret({ name: names.apiKeys, namespace }).catch((err: unknown) => {
       throw new UsageError(describeApiError(`read Secret ${names.apiKeys} (the release's API keys) in namespace ${namespace}`, err));
     });

@@ -37,16 +37,19 @@ log4j.logger.kafka.server.KafkaServer=INFO
 log4j.logger.kafka.server.KafkaRaftServer=INFO
 `;
 
-/** Scrapes every replica of every service, and the supervisor, every 2 s: drills read windows of a few seconds. */
+/** Every 2 s: drills read windows of a few seconds. */
+export const scrapeIntervalSeconds = 2;
+
+/** Scrapes every replica of every service, and the supervisor. */
 export function prometheusConfig(p: Ports, opts: RuntimeOptions) {
   const jobs = serviceNames.map((svc) => {
     const targets = Array.from({ length: opts.replicas[svc] }, (_, i) => `      - targets: ['127.0.0.1:${p.replicaPort(svc, i)}']\n        labels: { service: ${svc}, replica: '${i}', instance_name: ${svc}-${i} }`);
     return `  - job_name: ${svc}\n    static_configs:\n${targets.join('\n')}`;
   });
   return `global:
-  scrape_interval: 2s
+  scrape_interval: ${scrapeIntervalSeconds}s
   scrape_timeout: 1s
-  evaluation_interval: 2s
+  evaluation_interval: ${scrapeIntervalSeconds}s
 rule_files:
   - '${ruleFilesGlob}'
 scrape_configs:

@@ -52,6 +52,7 @@ export function portsFor(base: number) {
     otlpGrpc: base + 10,
     jaegerHealth: base + 11,
     jaegerQueryGrpc: base + 12,
+    dashboard: base + 13,
     services: { gateway: base + 20, catalog: base + 21, orders: base + 22 } as Partial<Record<ServiceName, number>>,
     proxies,
     replicaPort,
@@ -76,6 +77,7 @@ export function allPorts(opts: RuntimeOptions): Array<[string, number]> {
     ['jaeger otlp/grpc', p.otlpGrpc],
     ['jaeger health', p.jaegerHealth],
     ['jaeger query grpc', p.jaegerQueryGrpc],
+    ['live dashboards', p.dashboard],
   ];
   for (const [svc, port] of Object.entries(p.services)) list.push([`${svc} service`, port]);
   for (const [edge, port] of Object.entries(p.proxies)) list.push([`proxy ${edge}`, port]);

@@ -77,7 +77,7 @@ export function localPlatform(opts: LocalPlatformOptions): Platform & { api: Sup
     async connect() {
       if (endpoints) return endpoints;
       const s = await api.status();
-      endpoints = { gateway: s.urls.gateway, prometheus: s.urls.prometheus, apiKeys: { local: s.apiKeys.local!, load: s.apiKeys.load! } };
+      endpoints = { gateway: s.urls.gateway, prometheus: s.urls.prometheus, dashboard: s.urls.dashboard, apiKeys: { local: s.apiKeys.local!, load: s.apiKeys.load! } };
       return endpoints;
     },
     inventory: async () => inventoryOf(await api.status()),

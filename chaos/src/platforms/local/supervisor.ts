@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ServiceBalancer } from './balancer.ts';
-import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig } from './configs.ts';
+import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
 import { edges, paths, portsFor, proxyUpstream, serviceNames, type RuntimeOptions, type ServiceName, type Upstream } from './layout.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
@@ -15,6 +15,7 @@ import { UsageError } from '../../core/errors.ts';
 import { createToxiproxy } from './toxiproxy.ts';
 import { FaultAgent, edgeFaultRequest, trackedFaultRequest } from './agent.ts';
 import { z } from 'zod';
+import { startDashboardServer, type DashboardServer } from '../../dashboard/server.ts';
 
 const httpOk = (url: string, timeoutMs = 800) =>
   fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
@@ -55,6 +56,7 @@ export class Supervisor {
   private readonly restartsMetric = new Counter({ name: 'faultline_replica_restarts_total', help: 'Processes restarted by the supervisor.', labelNames: ['component'] as const, registers: [this.registry] });
   private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
   private controlServer?: import('node:http').Server;
+  private dashboard?: DashboardServer;
   readonly toxiproxy;
   readonly faults: FaultAgent;
   private readonly log: (line: string) => void;
@@ -275,6 +277,8 @@ export class Supervisor {
   async start() {
     this.prepareDirs();
     await this.startControl();
+    // Served from the start: the page says plainly that Prometheus is not up yet, then fills in.
+    this.dashboard = await startDashboardServer({ prometheus: `http://127.0.0.1:${this.ports.prometheus}`, datasourceName: `local Prometheus (127.0.0.1:${this.ports.prometheus})`, port: this.ports.dashboard, defaultScrapeSeconds: scrapeIntervalSeconds });
     this.defineInfra();
     const infra = [...this.components];
     this.log(`starting ${infra.map((c) => c.name).join(', ')}`);
@@ -335,6 +339,7 @@ export class Supervisor {
         kafka: `127.0.0.1:${this.ports.kafka}`,
         redis: `redis://127.0.0.1:${this.ports.redis}`,
         otlp: `http://127.0.0.1:${this.ports.otlpHttp}`,
+        dashboard: `http://127.0.0.1:${this.ports.dashboard}/`,
       },
       components: this.components.map((c) => ({
         name: c.name,
@@ -418,6 +423,7 @@ export class Supervisor {
     await Promise.all([...this.balancers.values()].map((lb) => lb.close()));
     await Promise.all(this.components.filter((c) => c.kind === 'infra').map((c) => c.process.stop()));
     this.recordPids();
+    await this.dashboard?.close();
     this.controlServer?.closeAllConnections();
     this.controlServer?.close();
     this.log('stopped');
