@@ -150,7 +150,8 @@ function timeseries(body, panel) {
     /** @type {uPlot.Options} */
     const options = {
       ...size(),
-      cursor: { sync: { key: 'faultline' }, points: { show: false } },
+      // No drag-to-zoom: the next refresh would undo it.
+      cursor: { sync: { key: 'faultline' }, points: { show: false }, drag: { x: false, y: false } },
       legend: { show: false },
       scales: {
         y: {

@@ -1,5 +1,7 @@
 // Every query of every shipped dashboard against the chart's own Prometheus on the real node, while the shop takes
 // orders and faults are in effect: the local runtime's dashboard test, now where Grafana would read the queries.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgeNames } from '../../chaos/src/core/topology.ts';
 import { planFault, type Fault, type PlannedFault } from '../../chaos/src/drill/faults/index.ts';
@@ -8,7 +10,8 @@ import { fault as faultSchema } from '../../chaos/src/drill/schema.ts';
 import { loadKubeConfig } from '../../chaos/src/platforms/kubernetes/client.ts';
 import { kubernetesPlatform } from '../../chaos/src/platforms/kubernetes/platform.ts';
 import { promClient, promqlQueries, queries, rateInterval, services } from '../support/dashboards.ts';
-import { cluster, waitFor } from './support.ts';
+import { everyPanelWithData, launchChromium, openPage } from '../support/browser.ts';
+import { cliPath, cluster, waitFor } from './support.ts';
 
 const { namespace, release } = cluster();
 const platform = kubernetesPlatform({ kc: loadKubeConfig({ kubeconfig: cluster().kubeconfig }), namespace, release, allowedNamespaces: [namespace], traffic: true, k6Image: 'localhost:5000/faultline/k6:1.8.1' });
@@ -94,3 +97,31 @@ describe("dashboard queries against the chart's Prometheus", () => {
     expect(body.data.filter((s) => services.includes(s)).sort()).toEqual(services);
   });
 });
+
+describe('the live dashboard page against the cluster (`faultline dashboard --platform kubernetes`)', () => {
+  it('serves the same page through the API server, as the drill-runner, with every panel drawing data in headless Chromium', async () => {
+    const { namespace, release, runnerKubeconfig } = cluster();
+    const server = spawn(process.execPath, [cliPath, 'dashboard', '--platform', 'kubernetes', '--kubeconfig', runnerKubeconfig, '--namespace', namespace, '--release', release], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    server.stdout.on('data', (d: Buffer) => (output += d));
+    server.stderr.on('data', (d: Buffer) => (output += d));
+    const browser = await launchChromium();
+    try {
+      const url = await waitFor('the page URL', async () => /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 60_000, 200);
+      expect(output).toContain(`live dashboards for Prometheus of release ${release} in namespace ${namespace}`);
+      for (const uid of ['faultline-drill-overview', 'faultline-service']) {
+        const { page, errors } = await openPage(browser, `${url}?dashboard=${uid}&from=now-15m`);
+        const panels = await everyPanelWithData(page, 60_000);
+        expect(panels.length).toBe(uid === 'faultline-service' ? 12 : 19);
+        expect(errors).toEqual([]);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    expect(server.exitCode, output).toBe(0);
+  });
+});
+
