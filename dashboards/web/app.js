@@ -38,7 +38,8 @@ const state = {
   range: /** @type {keyof typeof ranges} */ ((params.get('from') ?? '') in ranges ? params.get('from') : 'now-15m'),
   paused: params.get('refresh') === 'paused',
   scrapeSeconds: 15,
-  /** @type {Array<{ panel: Panel, root: HTMLElement, body: HTMLElement, renderer?: import('./panels.js').Renderer }>} */ views: [],
+  /** @type {View[]} */ views: [],
+  /** @type {import('./panels.js').Band[]} */ faults: [],
   busy: false,
   /** A variable's options could not be read (Prometheus was down): read again at the next refresh. */
   variablesPending: false,
@@ -108,9 +109,24 @@ function variableControl(v, options) {
   return wrap;
 }
 
+/** Which panels are in view (or nearly): only they are queried at each refresh. */
+const visibility = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      const view = state.views.find((v) => v.root === entry.target);
+      if (!view) continue;
+      const appeared = entry.isIntersecting && !view.visible;
+      view.visible = entry.isIntersecting;
+      if (appeared && !state.busy) void refreshPanel(view, Date.now() / 1000, state.faults);
+    }
+  },
+  { rootMargin: '300px 0px' },
+);
+
 /** Rows as sections, each a 24-column grid placed as Grafana's gridPos says; clicking a row's title folds it. */
 function layout() {
   for (const v of state.views) v.renderer?.destroy();
+  visibility.disconnect();
   state.views = [];
   const main = $('panels');
   main.replaceChildren();
@@ -160,9 +176,11 @@ function layout() {
     root.append(title, body);
     grid.append(root);
     const make = renderers[panel.type];
-    const view = { panel, root, body, ...(make ? { renderer: make(body, panel) } : {}) };
+    /** @type {View} */
+    const view = { panel, root, body, visible: false, ...(make ? { renderer: make(body, panel) } : {}) };
     if (!make) message(view, `This page cannot draw a ${panel.type} panel (it draws ${Object.keys(renderers).join(', ')}).`, 'error');
     state.views.push(view);
+    visibility.observe(root);
   }
 }
 
@@ -193,38 +211,45 @@ async function bands(now, seconds) {
   return all;
 }
 
-/** One refresh: every panel's queries at its own step, all at once; a Prometheus outage is said once, at the top. */
+/** @typedef {{ panel: Panel, root: HTMLElement, body: HTMLElement, renderer?: import('./panels.js').Renderer, visible: boolean }} View */
+
+/** One panel's queries at its own step, drawn; a failure is said in the panel and returned. @param {View} view @param {number} now @param {import('./panels.js').Band[]} faults */
+async function refreshPanel(view, now, faults) {
+  if (!view.renderer || !view.panel.targets?.length) return undefined;
+  const seconds = ranges[state.range];
+  const { step, rateInterval } = intervalsFor(seconds, view.body.clientWidth || 600, state.scrapeSeconds);
+  const range = alignedRange(now, seconds, step);
+  const variables = { ...state.variables, datasource: 'prometheus', __interval: `${step}s`, __rate_interval: `${rateInterval}s`, __range: `${seconds}s` };
+  try {
+    const answers = await Promise.all(
+      view.panel.targets.map(async (t) => ({ refId: t.refId, legendFormat: t.legendFormat, result: (await queryRange(interpolate(t.expr, variables), range)).result })),
+    );
+    const frame = { ...alignSeries(range, answers), range };
+    const hasData = frame.series.some((s) => s.values.some((v) => v !== null));
+    const noValue = view.panel.fieldConfig?.defaults?.noValue;
+    message(view, hasData || view.panel.type === 'stat' ? undefined : 'No data', hasData ? 'data' : noValue !== undefined ? 'novalue' : 'empty');
+    view.renderer.draw(frame, faults);
+    return undefined;
+  } catch (err) {
+    message(view, /** @type {Error} */ (err).message, 'error');
+    return err;
+  }
+}
+
+/**
+ * One refresh: the queries of every panel in view, all at once, as Grafana does (a panel scrolled into view is drawn
+ * then); none while the tab is hidden. A Prometheus outage is said once, at the top.
+ */
 async function refresh() {
-  if (state.busy) return;
+  if (state.busy || document.hidden) return;
   state.busy = true;
   if (state.variablesPending) await loadVariables().catch(() => undefined);
   const now = Date.now() / 1000;
-  const seconds = ranges[state.range];
   /** @type {unknown[]} */
   const failures = [];
   try {
-    const faults = await bands(now, seconds).catch((err) => (failures.push(err), []));
-    await Promise.all(
-      state.views.map(async (view) => {
-        if (!view.renderer || !view.panel.targets?.length) return;
-        const { step, rateInterval } = intervalsFor(seconds, view.body.clientWidth || 600, state.scrapeSeconds);
-        const range = alignedRange(now, seconds, step);
-        const variables = { ...state.variables, datasource: 'prometheus', __interval: `${step}s`, __rate_interval: `${rateInterval}s`, __range: `${seconds}s` };
-        try {
-          const answers = await Promise.all(
-            view.panel.targets.map(async (t) => ({ refId: t.refId, legendFormat: t.legendFormat, result: (await queryRange(interpolate(t.expr, variables), range)).result })),
-          );
-          const frame = { ...alignSeries(range, answers), range };
-          const hasData = frame.series.some((s) => s.values.some((v) => v !== null));
-          const noValue = view.panel.fieldConfig?.defaults?.noValue;
-          message(view, hasData || view.panel.type === 'stat' ? undefined : 'No data', hasData ? 'data' : noValue !== undefined ? 'novalue' : 'empty');
-          view.renderer.draw(frame, faults);
-        } catch (err) {
-          failures.push(err);
-          message(view, /** @type {Error} */ (err).message, 'error');
-        }
-      }),
-    );
+    state.faults = await bands(now, ranges[state.range]).catch((err) => (failures.push(err), state.faults));
+    failures.push(...(await Promise.all(state.views.filter((v) => v.visible).map((view) => refreshPanel(view, now, state.faults)))).filter(Boolean));
   } finally {
     state.busy = false;
   }
@@ -269,6 +294,7 @@ async function start() {
   });
   await open(picker.value);
   setInterval(() => state.paused || void refresh(), refreshMs);
+  document.addEventListener('visibilitychange', () => document.hidden || state.paused || void refresh());
 }
 
 start().catch((err) => banner(`The page could not start: ${err.message}`));

@@ -37,14 +37,16 @@ function el(tag, className, text) {
 function placeBands(layer, bands, x) {
   const width = layer.clientWidth;
   layer.replaceChildren(
-    ...bands.map((b) => {
+    ...bands.map((b, i) => {
       const band = el('div', 'fault-band');
       const left = x(b.from);
       band.style.left = `${left}px`;
       band.style.width = `${Math.max(x(b.to) - left, 2)}px`;
       band.title = `${b.title}\n${b.text}\n${clock(b.from)} – ${clock(b.to)}`;
       // Near the right edge the name reads leftwards, so that it stays in view.
-      band.append(el('span', left > width * 0.6 ? 'leftwards' : '', b.title));
+      const label = el('span', left > width * 0.6 ? 'leftwards' : '', b.title);
+      label.style.top = `${(i % 4) * 12}px`; // faults at the same time: their names one under another
+      band.append(label);
       return band;
     }),
   );

@@ -20,6 +20,7 @@ let prometheus: ReturnType<typeof promClient>;
 const live: InjectedFault[] = [];
 let orders: LoadRun | undefined;
 let emptyBefore: string[] = [];
+let menus: NodeJS.Timeout | undefined;
 const inject = async (fault: unknown) => {
   const planned = planFault(faultSchema.parse(fault) as Fault, { replicas: {}, edges: edgeNames });
   const injected = await (platform.faults[planned.kind] as FaultImplementation<PlannedFault>).inject(planned, { drill: 'dashboards-node', run: 'dashboards-node' });
@@ -63,9 +64,13 @@ beforeAll(async () => {
     return prometheus.present(`rate(retry_budget_exhausted_total{service="gateway", dependency="catalog"}[${rateInterval}])`);
   }, 90_000, 3000);
   await waitFor('the fault in Prometheus', () => prometheus.present('faultline_fault_active{drill="dashboards-node"}'));
+  // Menus keep coming while the queries run, so that the breaker shows the cut as it is now: with no calls, one lucky
+  // call (on a keep-alive connection from before the cut) would leave it closed for the rest of the file.
+  menus = setInterval(() => void menu(), 500);
 }, 600_000);
 
 afterAll(async () => {
+  clearInterval(menus);
   console.info(`dashboard queries with no series on the node before this file's traffic and faults (${emptyBefore.length}):\n  ${emptyBefore.join('\n  ')}`);
   for (const f of live) await f.remove().catch(() => undefined);
   await orders?.stop();

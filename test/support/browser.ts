@@ -18,7 +18,7 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** A page on the live dashboards, its script errors collected: a page that throws fails the test that opened it. */
-export async function openPage(browser: Browser, url: string, size = { width: 1600, height: 2200 }) {
+export async function openPage(browser: Browser, url: string, size = { width: 1600, height: 2400 }) {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(String(err)));
