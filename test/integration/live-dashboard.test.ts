@@ -93,7 +93,6 @@ describe('the live page in headless Chromium', () => {
   it('keeps working when Prometheus restarts: it says so while it is away, then draws again', async () => {
     const { page, errors } = await openPage(browser, `${stack.urls.dashboard}?dashboard=faultline-service&from=now-5m`);
     await everyPanelWithData(page);
-    const prometheus = stack.components.find((c) => c.name === 'prometheus')!;
     const status = async () => (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
     const pid = (await status()).components.find((c) => c.name === 'prometheus')!.pid!;
     // Frozen first, so that the outage outlasts a refresh (the supervisor restarts a dead one within a second), then killed.
@@ -101,7 +100,7 @@ describe('the live page in headless Chromium', () => {
     const outage = await waitFor('the page to say Prometheus is away', async () => (await bannerText(page)) || undefined, 30_000, 200).finally(() => process.kill(pid, 'SIGKILL'));
     expect(outage).toMatch(/^Prometheus \(local Prometheus \(127\.0\.0\.1:\d+\)\) is not reachable: TimeoutError\. Retrying every 2 s\.$/);
     expect((await panelViews(page)).filter((p) => p.state === 'error').length).toBeGreaterThan(0);
-    await waitFor('Prometheus to be back', async () => ((await status()).components.find((c) => c.name === prometheus.name)?.health === 'ready' ? true : undefined), 60_000, 500);
+    await waitFor('Prometheus to be back', async () => ((await status()).components.find((c) => c.name === 'prometheus')?.health === 'ready' ? true : undefined), 60_000, 500);
     await waitFor('the page to clear its message', async () => ((await bannerText(page)) === '' ? true : undefined), 30_000, 250);
     await everyPanelWithData(page);
     // The next files read fresh windows: wait for a scrape after the restart.

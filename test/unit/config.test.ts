@@ -27,6 +27,16 @@ describe('service configuration', () => {
     expect(r.stderr).toContain('unknown option --with-kid');
     expect(r.stdout).not.toContain('✓');
   });
+  it.each([
+    [['--rounds', '0'], '--rounds "0": a whole number from 1 to 10'],
+    [['--rounds', 'many'], '--rounds "many": a whole number from 1 to 10'],
+    [['--round', '2'], "Unknown option '--round'"],
+  ])('bench:dashboard refuses %j with exit 2 before starting anything', (args, message) => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/dashboard-cost.ts'), ...args], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).not.toContain('bringing a stack up');
+  });
   it('stops a service at start-up with exit 2 on a malformed setting', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'services/catalog/src/main.ts')], { encoding: 'utf8', env: { PATH: process.env.PATH, PORT: '99999', REDIS_URL: 'redis://127.0.0.1:1' } });
     expect(r.status).toBe(2);

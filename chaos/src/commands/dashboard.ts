@@ -1,6 +1,7 @@
 // `faultline dashboard`: where the live dashboard page is. The local stack serves it itself; for a cluster, this
 // command serves it in the foreground against the release's Prometheus, through the API server.
 import { spawn } from 'node:child_process';
+import { env } from '@faultline/common';
 import { UsageError } from '../core/errors.ts';
 import { startDashboardServer } from '../dashboard/server.ts';
 import type { RuntimeOptions } from '../platforms/local/layout.ts';
@@ -21,11 +22,12 @@ function openBrowser(url: string) {
   child.unref();
 }
 
-export function portFlag(text: string | undefined): number {
+/** --port, checked as the services check theirs; 0 (any free port) when not given. */
+function portFlag(text: string | undefined): number {
   if (text === undefined) return 0;
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(port >= 1 && port <= 65_535)) throw new UsageError(`--port ${JSON.stringify(text)}: a TCP port, 1 to 65535`);
-  return port;
+  const parsed = env.port().safeParse(text);
+  if (!parsed.success) throw new UsageError(`--port ${JSON.stringify(text)}: a TCP port, 1 to 65535`);
+  return parsed.data;
 }
 
 export async function dashboardCommand(local: RuntimeOptions, flags: DashboardFlags): Promise<number> {
