@@ -18,6 +18,7 @@ import { isReady } from '../../chaos/src/platforms/kubernetes/inventory.ts';
 import { kubernetesPlatform } from '../../chaos/src/platforms/kubernetes/platform.ts';
 import { chaosRoleRules, drillRunnerRules } from '../../chaos/src/platforms/kubernetes/rbac.ts';
 import { join } from 'node:path';
+import { traceServices } from '../support/shop.ts';
 import { cliPath, clients, cluster, faultline, helm, kubectl, waitFor } from './support.ts';
 
 const { namespace, release } = cluster();
@@ -86,13 +87,7 @@ describe('the release on a real node', () => {
     } finally {
       await ledger.close();
     }
-    const services = await waitFor('a complete trace in Jaeger', async () => {
-      const r = await fetch(`${apiBase()}/api/v1/namespaces/${namespace}/services/${release}-jaeger:ui/proxy/api/traces/${traceId}`);
-      if (!r.ok) return undefined;
-      const body = (await r.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
-      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
-      return names.size === 4 && [...names].sort();
-    });
+    const services = await traceServices(`${apiBase()}/api/v1/namespaces/${namespace}/services/${release}-jaeger:ui/proxy`, traceId, 60_000);
     expect(services).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { promQuery, shopClient, waitFor } from '../support/shop.ts';
+import { promQuery, shopClient, traceServices, waitFor } from '../support/shop.ts';
 
 const stack = inject('stack');
 const shop = shopClient(stack);
@@ -109,13 +109,7 @@ describe('observability', () => {
     const traceId = randomBytes(16).toString('hex');
     const res = await shop.order([{ sku: 'diavola', qty: 1 }], randomUUID(), { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
     expect(res.status).toBe(201);
-    const services = await waitFor('a complete trace in Jaeger', async () => {
-      const r = await fetch(`${stack.urls.tracesUi}/api/traces/${traceId}`);
-      if (!r.ok) return undefined;
-      const body = (await r.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
-      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
-      return names.size === 4 && [...names].sort();
-    });
+    const services = await traceServices(stack.urls.tracesUi, traceId);
     expect(services).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);
   });
 

@@ -106,3 +106,17 @@ export function steadyLoad(send: () => Promise<{ status: number; headers?: Heade
     },
   };
 }
+
+/** The services in one trace, from Jaeger's query API at `jaeger`, once all four shop services have reported into it. */
+export const traceServices = (jaeger: string, traceId: string, timeoutMs?: number) =>
+  waitFor(
+    'a complete trace in Jaeger',
+    async () => {
+      const r = await fetch(`${jaeger}/api/traces/${traceId}`);
+      if (!r.ok) return undefined;
+      const body = (await r.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
+      const names = new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName));
+      return names.size === 4 && [...names].sort();
+    },
+    timeoutMs,
+  );
