@@ -39,6 +39,21 @@ describe('the showcase drills', () => {
   );
 });
 
+describe('the gray-failure drill', () => {
+  it('kitchen-worker-pause passes: the frozen worker is evicted, the lag drains, it rejoins thawed, and the ledger fences its stale work', () => {
+    const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/kitchen-worker-pause.yaml'), '--report-dir', reports], env);
+    const journal = journalOf('kitchen-worker-pause');
+    const failed = journal.verifications.filter((v) => !v.ok).map((v) => `${v.name}: expected ${v.expected}; observed ${v.observed}`);
+    expect(failed).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(journal).toMatchObject({ status: 'completed', verdict: 'pass', ledger: { lost: 0, duplicated: 0, unexpected: 0 } });
+    expect(journal.ledger!.accepted).toBeGreaterThan(300);
+    const [pause] = journal.faults;
+    expect(pause).toMatchObject({ kind: 'pause', target: expect.stringMatching(/^kitchen-\d$/), effective: true, evidence: { stopped: [{ state: 'T' }], removed: { running: true } } });
+    expect(r.stdout).toMatch(/pause kitchen-\d: until [\d:.]+: kitchen-\d pid \d+ stopped/);
+  }, 240_000);
+});
+
 describe('the controller', () => {
   it('prints the plan on --dry-run and touches nothing', async () => {
     const before = await faults();
@@ -72,6 +87,31 @@ method:
     expect((await fetch(`${control}/faults/flt-nope`, { method: 'DELETE' })).status).toBe(404);
     expect((await post('/kill', { replicas: ['kitchen-9'] })).status).toBe(404);
     expect((await post('/kill', { replicas: [] })).status).toBe(400);
+    const pause = (body: object) => post('/faults', { drill: 'x', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1000, ...body });
+    expect((await pause({ replicas: ['kitchen-9'] })).status).toBe(404);
+    const empty = await pause({ replicas: [] });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/replicas/);
+    expect((await pause({ replicas: ['kitchen-0; rm'] })).status).toBe(400);
+    expect((await pause({ durationMs: 0 })).status).toBe(400);
+    expect((await faults()).filter((f) => f.drill === 'x')).toEqual([]);
+  });
+
+  it('thaws a paused replica by its deadline, with no drill left to ask', async () => {
+    const kitchen = stack.components.find((c) => c.name === 'kitchen-0')!;
+    const res = await fetch(`${control}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'deadline-thaw', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1500 }) });
+    expect(res.status).toBe(201);
+    const fault = (await res.json()) as { id: string; evidence: { stopped: Array<{ pid: number; state: string }> } };
+    expect(fault.evidence.stopped).toEqual([{ name: 'kitchen-0', pid: kitchen.pid, state: 'T' }]);
+    expect(readFileSync(`/proc/${kitchen.pid}/stat`, 'utf8')).toMatch(/\) T /);
+    const thawed = await waitFor('the pause to end by its deadline', async () => (await faults()).find((f) => f.id === fault.id && f.recoveredAt), 10_000, 100);
+    expect(thawed.removedBy).toBe('deadline');
+    expect(readFileSync(`/proc/${kitchen.pid}/stat`, 'utf8')).not.toMatch(/\) T /);
+    // Frozen 1.5 s, well inside the liveness allowance: the same process goes on, not a replacement.
+    await waitFor('kitchen-0 to be ready again', async () => {
+      const s = (await (await fetch(`${control}/status`)).json()) as typeof stack;
+      return s.components.find((c) => c.name === 'kitchen-0' && c.pid === kitchen.pid && c.health === 'ready');
+    }, 30_000, 250);
   });
 
   it('rolls back on Ctrl-C: the journal says interrupted, and the fault is gone long before its deadline', async () => {

@@ -114,6 +114,17 @@ describe('faultline up / status / down', () => {
     expect(readFileSync(join(reports, 'catalog-outage', 'junit.xml'), 'utf8')).toMatch(/<failure message="expected/);
   }, 240_000);
 
+  it('fails kitchen-worker-pause when resilience is off: a 30 s session outlasts the 10 s freeze, so nothing evicts the worker', () => {
+    const reports = tempDir('off-pause-');
+    const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills/kitchen-worker-pause.yaml'), '--report-dir', reports], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL: drill kitchen-worker-pause');
+    expect(r.stdout).toMatch(/✘ the group evicts the frozen worker within 1\.5 session timeouts \(as read, 5\.5 s\): expected .*; observed never; last 2, range 2\.\.2/);
+    // Late, not lost: the frozen worker's orders wait for it, and it completes them once thawed.
+    const journal = JSON.parse(readFileSync(join(reports, 'kitchen-worker-pause', 'journal.json'), 'utf8')) as { verdict: string; ledger: { lost: number } };
+    expect(journal).toMatchObject({ verdict: 'fail', ledger: { lost: 0 } });
+  }, 240_000);
+
   it('refuses a malformed service setting given with --set: exit 2, naming it, and nothing left running', () => {
     const clashFree = { FAULTLINE_PORT_BASE: '28600', FAULTLINE_STATE_DIR: tempDir('set-') };
     const r = cli(['up', '--set', 'gateway.RATE_LIMIT_RPS=fast'], clashFree);
@@ -123,9 +134,11 @@ describe('faultline up / status / down', () => {
     expect(JSON.parse(cli(['status', '--json'], clashFree).stdout)).toEqual({ phase: 'down' });
   });
 
-  it('stops every process it started, by pid', () => {
+  it('stops every process it started, by pid, thawing a paused one first', async () => {
     const recorded = JSON.parse(readFileSync(join(stateDir, 'processes.json'), 'utf8')) as { processes: Array<{ pid: number }> };
     for (const p of recorded.processes) everyPid.add(p.pid);
+    const paused = await fetch(`${status().supervisor.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'held', kind: 'pause', replicas: ['kitchen-1'], durationMs: 60_000 }) });
+    expect(paused.status).toBe(201);
     const r = cli(['down'], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('stopped');
@@ -133,5 +146,8 @@ describe('faultline up / status / down', () => {
     const alive = [...everyPid].filter(pidAlive);
     expect(alive).toEqual([]);
     expect(JSON.parse(cli(['status', '--json'], env).stdout)).toEqual({ phase: 'down' });
+    // Thawed before it was stopped, so that it heard its SIGTERM.
+    const faults = JSON.parse(readFileSync(join(stateDir, 'faults.json'), 'utf8')) as Array<{ drill: string; removedBy?: string; evidence: { resumed?: Array<{ state: string }> } }>;
+    expect(faults.find((f) => f.drill === 'held')).toMatchObject({ removedBy: 'rollback', evidence: { resumed: [{ state: expect.stringMatching(/^[RS]$/) }] } });
   });
 });

@@ -29,6 +29,12 @@ describe('selecting replicas', () => {
     expect(() => chooseReplicas(podKill('one'), ['kitchen-0'])).toThrow(/say mode: all/);
     expect(() => chooseReplicas(podKill('fixed', 5), kitchens)).toThrow(/asks for 5 of kitchen's 4 replicas/);
   });
+  it('plans a pause with the same modes and guardrail, naming its own kind', () => {
+    const pause = (mode: 'one' | 'fixed', value?: number) => ({ kind: 'pause' as const, selector: { service: 'kitchen' as const }, mode, duration: 10_000, ...(value ? { value } : {}) });
+    expect(planFault(pause('one'), { replicas: { kitchen: kitchens }, edges: localEdges })).toMatchObject({ kind: 'pause', service: 'kitchen', durationMs: 10_000, replicas: [expect.stringMatching(/^kitchen-\d$/)] });
+    expect(() => planFault(pause('fixed', 4), { replicas: { kitchen: kitchens }, edges: localEdges })).toThrow(/^pause: mode fixed would take every replica of kitchen \(4\)/);
+    expect(() => planFault(pause('one'), { replicas: {}, edges: localEdges })).toThrow(/^pause: service kitchen has no ready replicas$/);
+  });
   it('refuses an edge that does not exist, naming the ones that do', () => {
     const fault = { kind: 'network-partition' as const, selector: { service: 'kitchen' as const }, target: { service: 'catalog' as const }, direction: 'both' as const, duration: 1000 };
     expect(() => planFault(fault, { replicas: {}, edges: localEdges })).toThrow(/kitchen does not talk to catalog; the edges are gateway-catalog/);

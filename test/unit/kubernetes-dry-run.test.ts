@@ -54,10 +54,12 @@ describe('the Kubernetes plan of a drill', () => {
     for (const name of showcaseDrills) expect(objectsOf(describeKubernetesPlan(loadDrillFile(drillFile(name)), scope)).length).toBeGreaterThan(0);
   });
 
-  it('refuses latency, and a namespace outside the allowlist, before planning anything', () => {
+  it('refuses latency and pause, and a namespace outside the allowlist, before planning anything', () => {
     const latency = parseDrill(minimal('{ kind: latency, selector: { service: gateway }, target: { service: catalog }, latency: 200ms, duration: 5s }'));
     expect(() => describeKubernetesPlan(latency, scope)).toThrow(UsageError);
     expect(() => describeKubernetesPlan(latency, scope)).toThrow(/the kubernetes runtime cannot do latency: a NetworkPolicy can only allow or refuse traffic/);
+    const pause = parseDrill(minimal('{ kind: pause, selector: { service: kitchen }, duration: 5s }'));
+    expect(() => describeKubernetesPlan(pause, scope)).toThrow(/the kubernetes runtime cannot do pause: freezing a process needs a privileged agent on the node/);
     const partition = parseDrill(minimal('{ kind: network-partition, selector: { service: gateway }, target: { service: catalog }, direction: to, duration: 5s }'));
     expect(() => describeKubernetesPlan(partition, { ...scope, namespace: 'kube-system' })).toThrow(/namespace kube-system is not allowed/);
   });

@@ -69,6 +69,7 @@ function fakePlatform(opts: { traffic?: boolean; failInject?: boolean; failRemov
         },
       },
       flood: { unsupported: 'not in this fake' },
+      pause: { unsupported: 'not in this fake' },
     },
     connect: async () => (opts.traffic === false ? undefined : { gateway: 'http://gateway.invalid', prometheus: 'http://prometheus.invalid', apiKeys: { local: 'l', load: 'k' } }),
     inventory: async () => ({ replicas: { gateway: ['gateway-0'], kitchen: [...kitchen], catalog: ['catalog-0', 'catalog-1'] }, edges: edgeNames }),

@@ -22,6 +22,8 @@ export interface BacklogOptions {
 export function watchKitchenBacklog({ kafka, group, topic, limit, pollMs, registry, logger, enabled }: BacklogOptions) {
   const shed = resilienceMetrics(registry).shed;
   const lagGauge = new Gauge({ name: 'kafka_consumergroup_lag', help: 'Messages not yet processed by a consumer group, per partition.', labelNames: ['consumergroup', 'topic', 'partition'] as const, registers: [registry] });
+  // kafka-exporter's name: members of the group as its coordinator lists them, which drop when a session expires.
+  const membersGauge = new Gauge({ name: 'kafka_consumergroup_members', help: 'Members of a consumer group, as its coordinator lists them.', labelNames: ['consumergroup'] as const, registers: [registry] });
   new Gauge({ name: 'orders_backlog_limit', help: 'Consumer lag above which new orders are refused (0: back pressure off).', registers: [registry] }).set(enabled ? limit : 0);
   let admin: Admin | undefined;
   let reading: { total: number; at: number } | undefined;
@@ -33,7 +35,8 @@ export function watchKitchenBacklog({ kafka, group, topic, limit, pollMs, regist
     try {
       admin ??= kafka.admin();
       await admin.connect();
-      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+      const [ends, committed, described] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] }), admin.describeGroups([group])]);
+      membersGauge.set({ consumergroup: group }, described.groups[0]?.members.length ?? 0);
       const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
       let total = 0;
       for (const end of ends) {

@@ -4,6 +4,7 @@ import type { Inventory } from '../platform.ts';
 import { flood, type PlannedFlood } from './flood.ts';
 import { latency, type PlannedLatency } from './latency.ts';
 import { networkPartition, type PlannedPartition } from './network-partition.ts';
+import { pause, type PlannedPause } from './pause.ts';
 import { podKill, type PlannedPodKill } from './pod-kill.ts';
 
 export const faultKinds = {
@@ -11,15 +12,16 @@ export const faultKinds = {
   'network-partition': networkPartition,
   latency,
   flood,
+  pause,
 } as const;
 export type FaultKindName = keyof typeof faultKinds;
 export const faultKindNames = Object.keys(faultKinds) as FaultKindName[];
 
-export const fault = z.discriminatedUnion('kind', [podKill.schema, networkPartition.schema, latency.schema, flood.schema]);
+export const fault = z.discriminatedUnion('kind', [podKill.schema, networkPartition.schema, latency.schema, flood.schema, pause.schema]);
 export type Fault = z.infer<typeof fault>;
 export type FaultOf<K extends FaultKindName> = Extract<Fault, { kind: K }>;
 
-export type PlannedFault = PlannedPodKill | PlannedPartition | PlannedLatency | PlannedFlood;
+export type PlannedFault = PlannedPodKill | PlannedPartition | PlannedLatency | PlannedFlood | PlannedPause;
 export type Planned<K extends FaultKindName> = Extract<PlannedFault, { kind: K }>;
 
 /** Resolves a fault's targets against a platform's inventory, or refuses it with a UsageError (exit 2). */
@@ -34,4 +36,4 @@ export const lastsOf = (kind: FaultKindName) => faultKinds[kind].lasts;
 
 export { chooseReplicas } from './pod-kill.ts';
 export { requireScript } from './flood.ts';
-export type { PlannedFlood, PlannedLatency, PlannedPartition, PlannedPodKill };
+export type { PlannedFlood, PlannedLatency, PlannedPartition, PlannedPause, PlannedPodKill };

@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.ts';
 import { mode, selector } from '../fields.ts';
 import type { FaultKind } from './kind.ts';
 
-const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
+export const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
 
 const schema = z
   .strictObject({
@@ -26,13 +26,14 @@ export interface PlannedPodKill {
 }
 
 /** Chaos Mesh's modes. Refuses, as a guardrail, to take every replica unless the drill says mode: all. */
-export function chooseReplicas(fault: Pick<PodKill, 'selector' | 'mode' | 'value'>, replicas: string[], random: () => number = Math.random): string[] {
+export function chooseReplicas(fault: Pick<PodKill, 'selector' | 'mode' | 'value'> & { kind?: string }, replicas: string[], random: () => number = Math.random): string[] {
   const service = fault.selector.service;
-  if (replicas.length === 0) throw new UsageError(`pod-kill: service ${service} has no ready replicas`);
+  const kind = fault.kind ?? 'pod-kill';
+  if (replicas.length === 0) throw new UsageError(`${kind}: service ${service} has no ready replicas`);
   const count = { one: 1, all: replicas.length, fixed: fault.value!, 'fixed-percent': Math.max(1, Math.floor((replicas.length * fault.value!) / 100)) }[fault.mode];
-  if (count > replicas.length) throw new UsageError(`pod-kill: mode ${fault.mode} value ${fault.value} asks for ${count} of ${service}'s ${replicas.length} replicas`);
+  if (count > replicas.length) throw new UsageError(`${kind}: mode ${fault.mode} value ${fault.value} asks for ${count} of ${service}'s ${replicas.length} replicas`);
   if (count === replicas.length && fault.mode !== 'all') {
-    throw new UsageError(`pod-kill: mode ${fault.mode} would take every replica of ${service} (${replicas.length}); say mode: all if that is meant`);
+    throw new UsageError(`${kind}: mode ${fault.mode} would take every replica of ${service} (${replicas.length}); say mode: all if that is meant`);
   }
   const shuffled = [...replicas].sort(() => random() - 0.5);
   return shuffled.slice(0, count).sort();

@@ -42,6 +42,7 @@ export function describeKubernetesPlan(file: Drill, opts: KubernetesPlanOptions,
         lines.push(...asYaml([{ kind: 'ConfigMap', body: markerConfigMap(identity, opts.namespace) }]));
         return;
       }
+      if (fault.kind === 'pause') return; // refused by assertSupported above
       lines.push(`# ${id}: ${fault.kind} ${fault.kind === 'flood' ? fault.script : `${fault.selector.service} -> ${fault.target.service} (${fault.direction})`}`);
       lines.push(...asYaml(bodies[i]!.map(settled)));
     });

@@ -5,6 +5,7 @@ import type { Gauge, Registry } from 'prom-client';
 import { faultGauges } from '../../core/fault-metrics.ts';
 import { edgeNames, edges, protocolOf, type EdgeName } from '../../core/topology.ts';
 import { probeEdge, type EdgeProbeResult } from './edge-probe.ts';
+import { freeze, thaw, type FrozenTarget, type ProcessState } from './freeze.ts';
 import type { Toxic, createToxiproxy } from './toxiproxy.ts';
 
 /**
@@ -32,10 +33,19 @@ export const trackedFaultRequest = z.strictObject({
 });
 export type TrackedFaultRequest = z.infer<typeof trackedFaultRequest>;
 
+/** Replicas frozen (SIGSTOP) until the fault is removed or its deadline passes (SIGCONT). */
+export const pauseFaultRequest = z.strictObject({
+  drill: edgeFaultRequest.shape.drill,
+  kind: z.literal('pause'),
+  replicas: z.array(z.string().regex(/^[a-z]+-\d{1,2}$/, 'expected a replica name such as kitchen-0')).min(1).max(20),
+  durationMs: edgeFaultRequest.shape.durationMs,
+});
+export type PauseFaultRequest = z.infer<typeof pauseFaultRequest>;
+
 /** A fault the agent holds: an edge fault with its toxics, or a tracked one (a flood, a kill) with none. */
 export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'direction'> {
-  kind: EdgeFaultRequest['kind'] | TrackedFaultRequest['kind'];
-  /** The edge for network faults; for tracked faults, what they hit. */
+  kind: EdgeFaultRequest['kind'] | TrackedFaultRequest['kind'] | 'pause';
+  /** The edge for network faults; for tracked and pause faults, what they hit. */
   edge: string;
   direction?: EdgeFaultRequest['direction'];
   id: string;
@@ -44,7 +54,9 @@ export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'di
   expiresAt: string;
   recoveredAt?: string;
   removedBy?: 'rollback' | 'deadline' | 'cleanup';
-  evidence: { injected?: EdgeProbeResult; recovered?: EdgeProbeResult };
+  /** For a pause: the processes frozen, so that they are thawed by pid even after a supervisor restart (cleanup). */
+  frozen?: FrozenTarget[];
+  evidence: { injected?: EdgeProbeResult; recovered?: EdgeProbeResult; stopped?: ProcessState[]; resumed?: ProcessState[] };
 }
 
 const protocolOfEdge = (edge: EdgeName) => protocolOf(edges.find((e) => e.name === edge)!);
@@ -88,6 +100,22 @@ export class FaultAgent {
     return fault;
   }
 
+  /** Freezes the targets; written to disk first, so that whatever happens next, something knows to thaw them. */
+  async pause(request: PauseFaultRequest, targets: FrozenTarget[]): Promise<AgentFault> {
+    const now = Date.now();
+    const fault: AgentFault = { drill: request.drill, kind: 'pause', edge: request.replicas.join(','), durationMs: request.durationMs, jitterMs: 0, id: `flt-${randomBytes(4).toString('hex')}`, toxics: [], frozen: targets, injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
+    this.faults.set(fault.id, fault);
+    this.persist();
+    fault.evidence.stopped = await freeze(targets);
+    this.setActive(fault);
+    return fault;
+  }
+
+  /** Thaws every frozen process now: the supervisor stops nothing that cannot hear its SIGTERM. */
+  async thawAll() {
+    for (const fault of this.faults.values()) if (fault.frozen && !fault.recoveredAt) await this.remove(fault.id);
+  }
+
   async inject(request: EdgeFaultRequest): Promise<AgentFault> {
     if (request.kind === 'latency' && !request.latencyMs) throw new RangeError('a latency fault needs latencyMs');
     const id = `flt-${randomBytes(4).toString('hex')}`;
@@ -111,6 +139,7 @@ export class FaultAgent {
     const fault = this.faults.get(id);
     if (!fault || fault.recoveredAt) return fault;
     for (const toxic of fault.toxics) await this.toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);
+    if (fault.frozen) fault.evidence.resumed = await thaw(fault.frozen);
     fault.recoveredAt = new Date().toISOString();
     fault.removedBy = by;
     this.active.remove(this.labels(fault));
@@ -141,7 +170,7 @@ export class FaultAgent {
   }
 }
 
-/** For `faultline cleanup` when the supervisor is gone: removes, straight from Toxiproxy, every recorded fault past its deadline. */
+/** For `faultline cleanup` when the supervisor is gone: removes, straight from Toxiproxy, every recorded fault past its deadline, and thaws what a pause froze. */
 export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<typeof createToxiproxy>, all: boolean): Promise<AgentFault[]> {
   if (!existsSync(file)) return [];
   const faults = JSON.parse(readFileSync(file, 'utf8')) as AgentFault[];
@@ -149,6 +178,7 @@ export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<
   for (const fault of faults) {
     if (fault.recoveredAt || (!all && Date.parse(fault.expiresAt) > Date.now())) continue;
     for (const toxic of fault.toxics) await toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);
+    if (fault.frozen) fault.evidence.resumed = await thaw(fault.frozen);
     fault.recoveredAt = new Date().toISOString();
     fault.removedBy = 'cleanup';
     removed.push(fault);

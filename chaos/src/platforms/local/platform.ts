@@ -5,9 +5,10 @@ import { UsageError } from '../../core/errors.ts';
 import { edgeNames } from '../../core/topology.ts';
 import { redisLedger } from '../../drill/ledger.ts';
 import type { Endpoints, Inventory, LoadRun, Platform } from '../../drill/platform.ts';
-import type { AgentFault, EdgeFaultRequest, TrackedFaultRequest } from './agent.ts';
+import type { AgentFault, EdgeFaultRequest, PauseFaultRequest, TrackedFaultRequest } from './agent.ts';
 import { edgeFault } from './faults/edge.ts';
 import { flood } from './faults/flood.ts';
+import { pause } from './faults/pause.ts';
 import { podKill } from './faults/pod-kill.ts';
 import { jsonApi } from './json-api.ts';
 import { startK6 } from './k6.ts';
@@ -33,6 +34,7 @@ export function supervisorApi(portBase: number) {
     },
     injectEdgeFault: (request: EdgeFaultRequest) => call<AgentFault>('POST', '/faults', request),
     trackFault: (request: TrackedFaultRequest) => call<AgentFault>('POST', '/faults', request),
+    pause: (request: Omit<PauseFaultRequest, 'kind'>) => call<AgentFault>('POST', '/faults', { kind: 'pause', ...request }),
     removeFault: (id: string) => call<AgentFault>('DELETE', `/faults/${id}`),
     faults: () => call<AgentFault[]>('GET', '/faults'),
     kill: (replicas: string[]) => call<KilledReplica[]>('POST', '/kill', { replicas }),
@@ -73,6 +75,7 @@ export function localPlatform(opts: LocalPlatformOptions): Platform & { api: Sup
       'network-partition': edgeFault(api),
       latency: edgeFault(api),
       flood: flood(api, startLoad),
+      pause: pause(api),
     },
     async connect() {
       if (endpoints) return endpoints;

@@ -10,7 +10,7 @@ export interface ProcessSpec {
   logFile: string;
   /** Resolves when the process serves; polled after each start. */
   ready: () => Promise<boolean>;
-  /** Liveness, as a kubelet would probe it: two misses in a row and the process is killed and restarted. */
+  /** Liveness, as the chart's livenessProbe asks a kubelet: every 10 s; three misses in a row and the process is killed and restarted. */
   live?: () => Promise<boolean>;
   stopTimeoutMs?: number;
 }
@@ -22,7 +22,10 @@ const configErrorExit = 2;
 
 const backoff = (restarts: number) => Math.min(500 * 2 ** Math.max(0, restarts - 1), 8000);
 
-/** A process kept running like a pod's container: restarted with backoff when it exits or fails liveness twice. */
+/** The chart's livenessProbe (periodSeconds 10, failureThreshold 3): a process frozen for seconds is not killed for it. */
+export const liveness = { periodMs: 10_000, failureThreshold: 3 };
+
+/** A process kept running like a pod's container: restarted with backoff when it exits or fails liveness three times. */
 export class ManagedProcess extends EventEmitter {
   readonly spec: ProcessSpec;
   child?: ChildProcess;
@@ -30,6 +33,8 @@ export class ManagedProcess extends EventEmitter {
   restarts = 0;
   private stopping = false;
   private livenessMisses = 0;
+  private livenessCheckedAt = 0;
+  private probing = false;
   private timer?: NodeJS.Timeout;
 
   constructor(spec: ProcessSpec) {
@@ -49,6 +54,7 @@ export class ManagedProcess extends EventEmitter {
     this.child = child;
     this.health = 'starting';
     this.livenessMisses = 0;
+    this.livenessCheckedAt = 0;
     this.emit('spawn', child.pid);
     child.once('error', (err) => this.emit('log', `${this.spec.name}: ${err.message}`));
     child.once('exit', (code, signal) => {
@@ -70,19 +76,29 @@ export class ManagedProcess extends EventEmitter {
     });
   }
 
-  /** One probe round: readiness always, liveness once the process has been ready. */
+  /** One probe round: readiness always, liveness each period once the process has been ready. A round still running is not doubled. */
   async probe() {
     const child = this.child;
-    if (this.stopping || !child || this.pid === undefined) return;
+    if (this.stopping || !child || this.pid === undefined || this.probing) return;
+    this.probing = true;
+    try {
+      await this.probeOnce(child);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probeOnce(child: ChildProcess) {
     const ready = await this.spec.ready().catch(() => false);
     if (this.child !== child) return;
     if (ready) this.health = 'ready';
     else if (this.health === 'ready') this.health = 'unready';
-    if (!this.spec.live || this.health === 'starting') return;
+    if (!this.spec.live || this.health === 'starting' || Date.now() - this.livenessCheckedAt < liveness.periodMs) return;
+    this.livenessCheckedAt = Date.now();
     const live = await this.spec.live().catch(() => false);
     this.livenessMisses = live ? 0 : this.livenessMisses + 1;
-    if (this.livenessMisses >= 2 && this.child === child) {
-      this.emit('log', `${this.spec.name} (pid ${child.pid}) failed liveness twice; killing it`);
+    if (this.livenessMisses >= liveness.failureThreshold && this.child === child) {
+      this.emit('log', `${this.spec.name} (pid ${child.pid}) failed liveness ${liveness.failureThreshold} times, ${liveness.periodMs / 1000} s apart; killing it`);
       child.kill('SIGKILL');
     }
   }

@@ -13,7 +13,7 @@ import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
 import { UsageError } from '../../core/errors.ts';
 import { createToxiproxy } from './toxiproxy.ts';
-import { FaultAgent, edgeFaultRequest, trackedFaultRequest } from './agent.ts';
+import { FaultAgent, edgeFaultRequest, pauseFaultRequest, trackedFaultRequest } from './agent.ts';
 import { z } from 'zod';
 import { startDashboardServer, type DashboardServer } from '../../dashboard/server.ts';
 
@@ -303,7 +303,7 @@ export class Supervisor {
     this.log(`starting ${replicas.map((c) => c.name).join(', ')}`);
     for (const c of replicas) c.process.start();
     this.recordPids();
-    this.probeTimer = setInterval(() => void this.probeAll(), 1000);
+    this.probeTimer = setInterval(() => this.probeAll(), 1000);
     this.faults.start();
     await this.waitReady(replicas, 'services', 120_000);
     this.updateEndpoints();
@@ -319,9 +319,9 @@ export class Supervisor {
     return p.services[upstream as ServiceName]!;
   }
 
-  private async probeAll() {
-    await Promise.all(this.components.map((c) => c.process.probe()));
-    this.updateEndpoints();
+  /** Each process's result updates the endpoints as it comes: a frozen replica's slow probes hold back no other. */
+  private probeAll() {
+    for (const c of this.components) void c.process.probe().then(() => this.updateEndpoints());
   }
 
   async status() {
@@ -373,10 +373,18 @@ export class Supervisor {
     app.post('/faults', async (req, res) => {
       // Parsed by kind, so that a bad request gets messages about its own fields.
       const kind = (req.body as { kind?: unknown } | undefined)?.kind;
-      const parsed = (kind === 'flood' || kind === 'pod-kill' ? trackedFaultRequest : edgeFaultRequest).safeParse(req.body);
+      const parsed = (kind === 'flood' || kind === 'pod-kill' ? trackedFaultRequest : kind === 'pause' ? pauseFaultRequest : edgeFaultRequest).safeParse(req.body);
       if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_fault', message: z.prettifyError(parsed.error) } });
       if (this.phase !== 'ready') return void res.status(409).json({ error: { code: 'not_ready', message: `the stack is ${this.phase}` } });
       const f = parsed.data;
+      if (f.kind === 'pause') {
+        const unknown = f.replicas.filter((name) => !this.replica(name));
+        if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
+        const targets = f.replicas.map((name) => ({ name, pid: this.replica(name)!.process.pid }));
+        const down = targets.filter((t) => t.pid === undefined).map((t) => t.name);
+        if (down.length > 0) return void res.status(409).json({ error: { code: 'replica_not_running', message: `not running now: ${down.join(', ')}` } });
+        return void res.status(201).json(await this.faults.pause(f, targets as Array<{ name: string; pid: number }>));
+      }
       res.status(201).json('target' in f ? this.faults.track(f) : await this.faults.inject(f));
     });
     app.delete('/faults/:id', async (req, res) => {
@@ -387,7 +395,7 @@ export class Supervisor {
     app.post('/kill', async (req, res) => {
       const parsed = z.strictObject({ replicas: z.array(z.string()).min(1) }).safeParse(req.body);
       if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_kill', message: z.prettifyError(parsed.error) } });
-      const unknown = parsed.data.replicas.filter((name) => !this.components.some((c) => c.kind === 'replica' && c.name === name));
+      const unknown = parsed.data.replicas.filter((name) => !this.replica(name));
       if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
       res.json(await Promise.all(parsed.data.replicas.map((name) => this.kill(name))));
     });
@@ -400,6 +408,10 @@ export class Supervisor {
     });
     // Clients (drills, tests) poll this API: idle connections must outlive theirs, or a reused socket can be closed under them.
     this.controlServer!.keepAliveTimeout = 65_000;
+  }
+
+  private replica(name: string) {
+    return this.components.find((c) => c.kind === 'replica' && c.name === name);
   }
 
   /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
@@ -421,6 +433,7 @@ export class Supervisor {
     this.phase = 'stopping';
     clearInterval(this.probeTimer);
     this.faults.stop();
+    await this.faults.thawAll();
     this.log('stopping');
     await Promise.all(this.components.filter((c) => c.kind === 'replica').map((c) => c.process.stop()));
     await Promise.all([...this.balancers.values()].map((lb) => lb.close()));

@@ -5,10 +5,11 @@ import type { FaultIdentity } from '../labels.ts';
 import { flood, floodIdentity, floodObjects } from './flood.ts';
 import { latencyUnsupported } from './latency.ts';
 import { networkPartition, partitionIdentity, partitionObjects } from './network-partition.ts';
+import { pauseUnsupported } from './pause.ts';
 import { podKill, podKillIdentity, podKillObjects } from './pod-kill.ts';
 import type { FaultBody, FaultContext, KubernetesFaultDeps } from './types.ts';
 
-export type Buildable = Exclude<PlannedFault, { kind: 'latency' }>;
+export type Buildable = Exclude<PlannedFault, { kind: 'latency' | 'pause' }>;
 type Kind = Buildable['kind'];
 
 /** Each buildable kind's objects: what it hits and until when, and what the driver creates for it. */
@@ -26,13 +27,14 @@ export const faultIdentity = (planned: Buildable, drill: string, id: string, now
 export const faultObjects = (planned: Buildable, fault: FaultIdentity, ctx: FaultContext): FaultBody[] => (builders[planned.kind] as Builder).objects(planned, fault, ctx);
 
 /** What the Kubernetes runtime refuses, for plans made without a cluster. */
-export const unsupportedOnKubernetes = { latency: latencyUnsupported.unsupported };
+export const unsupportedOnKubernetes = { latency: latencyUnsupported.unsupported, pause: pauseUnsupported.unsupported };
 
 export const kubernetesFaults = (deps: KubernetesFaultDeps): FaultImplementations => ({
   'pod-kill': podKill(deps),
   'network-partition': networkPartition(deps),
   latency: latencyUnsupported,
   flood: flood(deps),
+  pause: pauseUnsupported,
 });
 
 export type { FaultBody, FaultContext, KubernetesFaultDeps };
