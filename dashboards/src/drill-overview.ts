@@ -84,7 +84,8 @@ const pausedPartitions = () =>
     units.Short,
     { expr: 'sum by (replica) (kitchen_paused_partitions)', legend: 'paused on kitchen-{{replica}}' },
     { expr: 'sum by (replica) (kitchen_assigned_partitions)', legend: 'assigned to kitchen-{{replica}}' },
-  ).description('A worker pauses a partition rather than buffering when its stations are full or an order cannot be completed.');
+    { expr: 'max(kafka_consumergroup_members)', legend: 'members of the kitchen group' },
+  ).description('A worker pauses a partition rather than buffering when its stations are full or an order cannot be completed. The group loses a member when a worker\'s session expires (a dead or frozen worker), and its partitions move to the others.');
 
 export const drillOverview = () =>
   faultlineDashboard('faultline-drill-overview', 'faultline / Drill overview')

@@ -60,7 +60,7 @@ describe('bench statistics', () => {
     expect(atMost('t', 1300, 1000, ' ms')).toMatchObject({ met: false, gap: '300 ms over (30% above the goal)' });
     expect(atMost('t', undefined, 1000, ' ms')).toMatchObject({ met: 'n/a' });
     const goals = benchGoals({ overload: {}, timings: undefined, overhead: undefined });
-    expect(goals).toHaveLength(5);
+    expect(goals).toHaveLength(6);
     expect(goals.every((g) => g.met === 'n/a')).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ import { renderBenchReport } from './report.ts';
 import { writableReportDir } from '../core/report-dir.ts';
 import { atLeast, atMost, type Goal } from './stats.ts';
 import { warmUp, type BenchTarget } from './step.ts';
-import { measureTimings, type TimingsResult } from './timings.ts';
+import { kitchenSessionTimeoutMs, measureTimings, type TimingsResult } from './timings.ts';
 
 export interface BenchResult {
   benchmark: 'overload';
@@ -60,6 +60,7 @@ export function benchGoals(r: Pick<BenchResult, 'overload' | 'timings' | 'overhe
     atLeast('resilience on: goodput at 10×C', at('on', 10), 0.75),
     atMost('resilience off: goodput at 10×C falls well below (at most half of C)', at('off', 10), 0.5, '·C', 2),
     atMost('catalog breaker opens after a cut, p95', r.timings?.breakerOpenMs.p95Ms, 1000, ' ms'),
+    atMost(`frozen kitchen worker evicted from its group, p95 (1.5× its ${kitchenSessionTimeoutMs / 1000} s session)`, r.timings?.pauseEvictMs.p95Ms, 1.5 * kitchenSessionTimeoutMs, ' ms'),
     atMost('middleware cost, share of gateway throughput per core', r.overhead?.overheadFraction === undefined ? undefined : r.overhead.overheadFraction * 100, 20, '%', 1),
   ];
 }
@@ -115,7 +116,7 @@ export async function runBenchCommand(base: RuntimeOptions, rawFlags: Record<str
       log(`phase 2/4: goodput under overload, resilience on (${multiples.join('×, ')}× C)`);
       result.overload.on = await overload(on.target, on.orderUrls, 'on', C, multiples, stepS, log);
       log(`phase 3/4: detection and recovery, ${trials} trials`);
-      result.timings = await measureTimings(base.portBase, { gateway: on.s.urls.gateway, gatewayReplica: on.gatewayReplica, orderReplicas: on.orderUrls, apiKey: on.target.apiKey }, trials, Math.max(5, Math.min(40, Math.round(C / 2))), log);
+      result.timings = await measureTimings(base.portBase, { kafka: on.s.urls.kafka, gateway: on.s.urls.gateway, gatewayReplica: on.gatewayReplica, orderReplicas: on.orderUrls, apiKey: on.target.apiKey }, trials, Math.max(5, Math.min(40, Math.round(C / 2))), log);
       log(`phase 4/4: middleware overhead, full gateway against a bare pass-through, at ${Math.max(5, Math.round(C * 0.7))}/s`);
       result.overhead = await measureOverhead(on.target, Math.max(5, Math.round(C * 0.7)), stepS, log);
       await down(base, quiet);

@@ -24,6 +24,7 @@ export function renderBenchReport(r: BenchResult): string {
     ? [
         lineChartSvg('Catalog cut → breaker open, and heal → breaker closed (ms; trials sorted, x = quantile)', [sorted('cut → open', t.breakerOpenMs), sorted('heal → closed', t.breakerCloseMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
         lineChartSvg('Kitchen kill → lag drained, and Kafka edge healed → orders accepted (ms; trials sorted)', [sorted('kill → lag drained', t.lagDrainMs), sorted('Kafka heal → accepted', t.kafkaRecoveryMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
+        lineChartSvg('Kitchen worker frozen → evicted from its group, and thawed → listed in it again (ms; trials sorted)', [sorted('frozen → evicted', t.pauseEvictMs), sorted('thawed → listed again', t.thawRejoinMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
       ]
     : [];
   const stepRows = (['on', 'off'] as const).flatMap((mode) =>
@@ -53,7 +54,7 @@ ${latency}
 <table><tr><th>resilience</th><th>offered</th><th>goodput</th><th>·C</th><th>admitted p99 ms</th><th>2xx</th><th>503</th><th>other 5xx</th><th>no answer</th><th>k6 dropped</th><th>k6 cores</th></tr>${stepRows.join('')}</table>
 <p>CPU of a refused (503) request relative to a served one, resilience on: ${r.overload.on?.refusedCpuRatio ?? '—'}. With resilience off nothing is refused: requests time out instead, so there is no such ratio.</p>
 <h2>Detection and recovery</h2>
-<table><tr><th>timing</th><th>trials</th><th>median ms</th><th>p95 ms</th></tr>${t ? [dist('catalog cut → breaker open', t.breakerOpenMs), dist('fast-fail latency while open (menu requests)', t.fastFailMs), dist('heal → breaker closed', t.breakerCloseMs), dist('kitchen kill → lag drained', t.lagDrainMs), dist('Kafka edge healed → orders accepted', t.kafkaRecoveryMs)].join('') : ''}</table>
+<table><tr><th>timing</th><th>trials</th><th>median ms</th><th>p95 ms</th></tr>${t ? [dist('catalog cut → breaker open', t.breakerOpenMs), dist('fast-fail latency while open (menu requests)', t.fastFailMs), dist('heal → breaker closed', t.breakerCloseMs), dist('kitchen kill → lag drained', t.lagDrainMs), dist('Kafka edge healed → orders accepted', t.kafkaRecoveryMs), dist('kitchen worker frozen → evicted from its group', t.pauseEvictMs), dist('frozen worker thawed → listed in its group again', t.thawRejoinMs)].join('') : ''}</table>
 ${timingCharts.join('\n')}
 <h2>Overhead</h2>
 ${o ? `<table><tr><th>gateway</th><th>offered</th><th>served/s</th><th>gateway CPU-s</th><th>orders per gateway core-second</th><th>p99 ms</th></tr><tr><td>full</td><td>${o.full.offeredRps}</td><td>${o.full.servedRps}</td><td>${o.full.gatewayCpuS}</td><td>${o.full.perCoreRps}</td><td>${o.full.admittedP99Ms ?? '—'}</td></tr><tr><td>bare</td><td>${o.bare.offeredRps}</td><td>${o.bare.servedRps}</td><td>${o.bare.gatewayCpuS}</td><td>${o.bare.perCoreRps}</td><td>${o.bare.admittedP99Ms ?? '—'}</td></tr></table><p>Middleware cost: ${pct(o.overheadFraction)} of per-core throughput.</p>` : '<p>not measured</p>'}

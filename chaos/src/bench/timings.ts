@@ -1,7 +1,10 @@
 // Phase 3: detection and recovery, over repeated trials: breaker open after a cut, fast-fail latency while open,
-// breaker close after the heal, lag drain after a kitchen kill, orders accepted again after the Kafka edge heals.
-// The breaker is read from the gateway's /metrics every 50 ms, as test/integration/resilience.test.ts does.
+// breaker close after the heal, lag drain after a kitchen kill, orders accepted again after the Kafka edge heals, and
+// a frozen kitchen worker's eviction from its consumer group and rejoin after the thaw.
+// The breaker is read from the gateway's /metrics every 50 ms, as test/integration/resilience.test.ts does; the
+// group's members from Kafka itself every 50 ms.
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { supervisorApi } from '../platforms/local/platform.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
 import { distribution, type Distribution } from './stats.ts';
@@ -16,10 +19,18 @@ export interface TimingsResult {
   /** The highest kitchen lag seen after each kill. */
   lagPeaks: number[];
   kafkaRecoveryMs: Distribution;
+  /** A kitchen worker frozen (SIGSTOP) → its group's coordinator lists one member fewer. */
+  pauseEvictMs: Distribution;
+  /** The frozen worker thawed (SIGCONT) → the group has all its members again. */
+  thawRejoinMs: Distribution;
   notes: string[];
 }
 
+/** Kitchen's default KITCHEN_SESSION_TIMEOUT_MS, which the bench's stack keeps: the eviction goal is 1.5× this. */
+export const kitchenSessionTimeoutMs = 3000;
+
 interface Shop {
+  kafka: string;
   gateway: string;
   gatewayReplica: string;
   orderReplicas: string[];
@@ -78,7 +89,12 @@ export async function measureTimings(portBase: number, shop: Shop, trials: numbe
   const drain: number[] = [];
   const peaks: number[] = [];
   const kafka: number[] = [];
+  const evict: number[] = [];
+  const rejoin: number[] = [];
   const notes: string[] = [];
+  const admin = new Kafka({ clientId: 'faultline-bench', brokers: [shop.kafka], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const members = async () => (await admin.describeGroups(['kitchen']).catch(() => undefined))?.groups[0]?.members.length;
 
   for (let i = 1; i <= trials; i++) {
     // Catalog cut under menu traffic: breaker open, fast-fail latency while open, breaker closed after the heal.
@@ -140,6 +156,37 @@ export async function measureTimings(portBase: number, shop: Shop, trials: numbe
     if (acceptedAt !== undefined) kafka.push(acceptedAt - kafkaHealAt);
     else notes.push(`trial ${i}: no order was accepted within 30 s of the Kafka edge healing`);
     print(`  trial ${i}/${trials}: orders accepted again ${acceptedAt ? acceptedAt - kafkaHealAt : '-'} ms after the Kafka edge healed`);
+
+    // A kitchen worker frozen for two session timeouts under order traffic: eviction, then its rejoin once thawed.
+    await allReady(portBase);
+    const whole = await waitUntil(async () => ((await members()) === 2 ? 2 : undefined), 20_000, 200);
+    const stopPaced = pace(Math.max(5, Math.round(orderRps / 4)), 30_000, async () => void (await order(shop)));
+    await sleep(1000);
+    const paused = await platform.pause({ drill: 'bench', replicas: [`kitchen-${i % 2}`], durationMs: 2 * kitchenSessionTimeoutMs });
+    const pausedAt = Date.parse(paused.injectedAt);
+    const evictedAt = await waitUntil(async () => (((await members()) ?? 2) < 2 ? Date.now() : undefined), 2 * kitchenSessionTimeoutMs, 50);
+    const thawed = await platform.removeFault(paused.id);
+    const thawedAt = Date.parse(thawed.recoveredAt ?? new Date().toISOString());
+    const rejoinedAt = await waitUntil(async () => ((await members()) === 2 ? Date.now() : undefined), 20_000, 50);
+    stopPaced();
+    if (!whole) notes.push(`trial ${i}: the kitchen group did not have both members before the pause`);
+    if (evictedAt !== undefined) evict.push(evictedAt - pausedAt);
+    else notes.push(`trial ${i}: the frozen kitchen worker was not evicted within ${(2 * kitchenSessionTimeoutMs) / 1000} s`);
+    if (rejoinedAt !== undefined) rejoin.push(rejoinedAt - thawedAt);
+    else notes.push(`trial ${i}: the thawed kitchen worker did not rejoin within 20 s`);
+    print(`  trial ${i}/${trials}: kitchen frozen → evicted ${evictedAt ? evictedAt - pausedAt : '-'} ms later; thawed → listed again ${rejoinedAt ? rejoinedAt - thawedAt : '-'} ms later`);
   }
-  return { trials, breakerOpenMs: distribution(open), fastFailMs: { ...distribution(fastFail), samplesMs: [] }, breakerCloseMs: distribution(close), lagDrainMs: distribution(drain), lagPeaks: peaks, kafkaRecoveryMs: distribution(kafka), notes };
+  await admin.disconnect();
+  return {
+    trials,
+    breakerOpenMs: distribution(open),
+    fastFailMs: { ...distribution(fastFail), samplesMs: [] },
+    breakerCloseMs: distribution(close),
+    lagDrainMs: distribution(drain),
+    lagPeaks: peaks,
+    kafkaRecoveryMs: distribution(kafka),
+    pauseEvictMs: distribution(evict),
+    thawRejoinMs: distribution(rejoin),
+    notes,
+  };
 }
