@@ -28,6 +28,7 @@ program
   .command('up')
   .description('start the shop on loopback (Redis, Kafka, Prometheus, Jaeger, Toxiproxy, every replica) and wait until it is ready')
   .addOption(new Option('--resilience <mode>', 'turn the resilience policies on or off (env FAULTLINE_RESILIENCE)'))
+  .option('--topology <name>', 'lean (one Redis; the default) or ha (Redis as a primary, a replica and three Sentinels, with replicated acknowledgements) (env FAULTLINE_TOPOLOGY)')
   .option('--replicas <list>', 'replica counts, e.g. catalog=3,kitchen=2')
   .option('--set <service.SETTING=value>', "a service setting, repeatable, e.g. --set gateway.RATE_LIMIT_RPS=20 (see each service's README)", (v: string, all: string[] = []) => [...all, v])
   .action(async (flags: Record<string, unknown>) => {

@@ -84,10 +84,15 @@ verifications:
 
 describe('the ledger check', () => {
   const ack = (key: string, id: string, attempt = 0) => ({ key, id, attempt });
+  const all = new Set(['o1', 'o2', 'o3', 'o4', 'o5']);
   it('counts lost, duplicated, unexpected, recovered and redelivered orders', () => {
     const acks = [ack('k1', 'o1'), ack('k2', 'o2', 1), ack('k3', 'o3'), ack('k3', 'o3'), ack('k4', 'o4'), ack('k4', 'o5')];
-    const r = reconcile(acks, new Set(['o1', 'o2', 'o4', 'o5']), new Set(['o1', 'o2', 'o3', 'o4', 'o5', 'o9']), new Set(['o2']));
-    expect(r).toEqual({ accepted: 5, completed: 4, lost: 1, duplicated: 1, unexpected: 1, recovered: 1, redelivered: 1, lostIds: ['o3'] });
+    const r = reconcile(acks, new Set(['o1', 'o2', 'o4', 'o5']), new Set(['o1', 'o2', 'o3', 'o4', 'o5', 'o9']), new Set(['o2']), all);
+    expect(r).toEqual({ accepted: 5, completed: 4, lost: 1, unrecorded: 0, duplicated: 1, unexpected: 1, recovered: 1, redelivered: 1, lostIds: ['o3'] });
+  });
+  it('counts an acknowledged order whose record is gone as lost, even if kitchen completed it', () => {
+    const r = reconcile([ack('k1', 'o1'), ack('k2', 'o2')], new Set(['o1', 'o2']), new Set(['o1']), new Set(), new Set(['o1']));
+    expect(r).toMatchObject({ accepted: 2, completed: 2, lost: 1, unrecorded: 1, lostIds: ['o2'] });
   });
 });
 

@@ -91,6 +91,7 @@ function fakePlatform(opts: { traffic?: boolean; failInject?: boolean; failRemov
       completed: async (ids) => new Set(ids.filter((id) => (opts.completed ?? opts.acks ?? []).includes(id))),
       acceptedSince: async () => new Set(opts.acks ?? []),
       redelivered: async () => new Set(),
+      recorded: async (ids) => new Set(ids),
       close: async () => undefined,
     }),
     close: async () => undefined,

@@ -94,7 +94,7 @@ function printVerdict(journal: Journal, dir: string) {
   for (const a of journal.adjustments) console.log(`  on ${a.platform}, ${a.target}: ${a.change} (${a.reason})`);
   for (const what of journal.skipped) console.log(`  skipped: ${what}`);
   const l = journal.ledger;
-  if (l) console.log(`  ledger: ${l.accepted} acknowledged, ${l.completed} completed, ${l.lost} lost, ${l.duplicated} duplicated, ${l.unexpected} unexpected, ${l.recovered} recovered, ${l.redelivered} redelivered`);
+  if (l) console.log(`  ledger: ${l.accepted} acknowledged, ${l.completed} completed, ${l.lost} lost${l.unrecorded ? ` (${l.unrecorded} with no record left)` : ''}, ${l.duplicated} duplicated, ${l.unexpected} unexpected, ${l.recovered} recovered, ${l.redelivered} redelivered`);
   console.log(`  report: ${join(dir, 'report.html')}  (journal.json, junit.xml, summary.md beside it)`);
 }
 

@@ -20,12 +20,19 @@ export const edges = [
   { name: 'kitchen-kafka', client: 'kitchen', server: 'kafka' },
   { name: 'kitchen-redis', client: 'kitchen', server: 'redis' },
 ] as const satisfies ReadonlyArray<{ name: string; client: ShopService; server: Component }>;
-export type Edge = (typeof edges)[number];
+/**
+ * Edges inside a store with more than one node (the local runtime's HA topology): Redis's replication stream and
+ * Sentinel's checks between its nodes. Only a platform that runs such a store lists them in its inventory.
+ */
+export const storeEdges = [{ name: 'redis-redis', client: 'redis', server: 'redis' }] as const;
+
+export type Edge = (typeof edges)[number] | (typeof storeEdges)[number];
 export type EdgeName = Edge['name'];
 
-export const edgeNames = edges.map((e) => e.name) as EdgeName[];
+/** The edges of the shop itself, on every platform. */
+export const edgeNames = edges.map((e) => e.name) as Array<(typeof edges)[number]['name']>;
 
-export const edgeBetween = (client: string, server: string): Edge | undefined => edges.find((e) => e.client === client && e.server === server);
+export const edgeBetween = (client: string, server: string): Edge | undefined => [...edges, ...storeEdges].find((e) => e.client === client && e.server === server);
 
 /** What speaks on an edge, for probes that check whether it answers. */
 export const protocolOf = (edge: Edge): 'http' | 'redis' | 'kafka' => (edge.server === 'redis' ? 'redis' : edge.server === 'kafka' ? 'kafka' : 'http');

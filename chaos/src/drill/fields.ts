@@ -40,6 +40,14 @@ export type Tolerance = z.infer<typeof tolerance>;
 /** Chaos Mesh's selector shape, narrowed to the shop: which service's replicas. */
 export const selector = z.strictObject({ service: shopService });
 
+/** What a pod-kill may take: a service's replicas, or a Redis node by its role (where Redis runs with a replica). */
+export const podSelector = z
+  .strictObject({
+    service: z.enum([...shopServices, 'redis']).meta({ description: 'a service of the shop, or redis' }),
+    role: z.enum(['primary', 'replica']).optional().meta({ description: "redis only: the node's role now, as Sentinel names it" }),
+  })
+  .refine((s) => s.role === undefined || s.service === 'redis', { message: 'role goes with service: redis', path: ['role'] });
+
 export const mode = z.enum(['one', 'all', 'fixed', 'fixed-percent']).meta({ description: "Chaos Mesh's modes: one replica, all of them, a fixed number, or a fixed percentage" });
 
 /** How long a fault lasts; every fault has one, and the platform ends it by then even if the drill's controller dies. */

@@ -8,8 +8,10 @@ export interface LedgerCheck {
   accepted: number;
   /** Acknowledged orders that kitchen completed. */
   completed: number;
-  /** Acknowledged, never completed within the drain timeout. */
+  /** Acknowledged, then never completed within the drain timeout, or gone from the shop's records (a write a failover lost). */
   lost: number;
+  /** Of the lost: acknowledged orders whose record (written by orders) the shop no longer has. */
+  unrecorded: number;
   /** One Idempotency-Key acknowledged with more than one order id. */
   duplicated: number;
   /** Orders in the shop's ledger for the drill's client that no client saw acknowledged (e.g. a produce that timed out yet landed). */
@@ -22,15 +24,17 @@ export interface LedgerCheck {
 }
 
 /** The pure part: compares acknowledgements with the ledger's sets. */
-export function reconcile(acks: Ack[], completedIds: Set<string>, ledgerIdsForClient: Set<string>, redeliveredIds: Set<string>): LedgerCheck {
+export function reconcile(acks: Ack[], completedIds: Set<string>, ledgerIdsForClient: Set<string>, redeliveredIds: Set<string>, recordedIds: Set<string>): LedgerCheck {
   const idsByKey = new Map<string, Set<string>>();
   for (const a of acks) idsByKey.set(a.key, (idsByKey.get(a.key) ?? new Set()).add(a.id));
   const acked = new Set(acks.map((a) => a.id));
-  const lostIds = [...acked].filter((id) => !completedIds.has(id));
+  const unrecorded = [...acked].filter((id) => !recordedIds.has(id));
+  const lostIds = [...acked].filter((id) => !completedIds.has(id) || !recordedIds.has(id));
   return {
     accepted: acked.size,
-    completed: acked.size - lostIds.length,
+    completed: [...acked].filter((id) => completedIds.has(id)).length,
     lost: lostIds.length,
+    unrecorded: unrecorded.length,
     duplicated: [...idsByKey.values()].filter((ids) => ids.size > 1).length,
     unexpected: [...ledgerIdsForClient].filter((id) => !acked.has(id)).length,
     recovered: new Set(acks.filter((a) => a.attempt > 0).map((a) => a.key)).size,
@@ -47,12 +51,18 @@ export interface LedgerReader {
   acceptedSince(since: number, clients: string[]): Promise<Set<string>>;
   /** Which of these orders kitchen was handed more than once. */
   redelivered(ids: string[]): Promise<Set<string>>;
+  /** Which of these orders the shop still has a record of, as orders wrote it. */
+  recorded(ids: string[]): Promise<Set<string>>;
   close(): Promise<void>;
 }
 
-/** The ledger in the shop's Redis, with the keys from the shop's contracts. */
-export function redisLedger(url: string): LedgerReader {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+/** The ledger in the shop's Redis (its primary, found through Sentinel where there is one), with the keys from the shop's contracts. */
+export function redisLedger(where: { url: string } | { sentinels: string; master?: string }): LedgerReader {
+  const options = { lazyConnect: true, maxRetriesPerRequest: 2 };
+  const redis =
+    'url' in where
+      ? new Redis(where.url, options)
+      : new Redis({ ...options, name: where.master ?? 'faultline', sentinels: where.sentinels.split(',').map((hp) => ({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) })) });
   const connected = redis.connect();
   const inChunks = async (ids: string[], read: (chunk: string[]) => Promise<Array<unknown>>) => {
     await connected;
@@ -67,6 +77,8 @@ export function redisLedger(url: string): LedgerReader {
   return {
     completed: (ids) => inChunks(ids, (chunk) => redis.zmscore(keys.ledgerCompleted, ...chunk)),
     redelivered: (ids) => inChunks(ids, (chunk) => redis.hmget(keys.ledgerRedeliveries, ...chunk)),
+    // createdAt is written by orders alone (kitchen's completion writes status): a record kitchen recreated does not count.
+    recorded: (ids) => inChunks(ids, async (chunk) => (await redis.pipeline(chunk.map((id) => ['hget', keys.order(id), 'createdAt'])).exec())!.map(([, v]) => v)),
     async acceptedSince(since, clients) {
       await connected;
       const placed = await redis.zrangebyscore(keys.ledgerAccepted, since, '+inf');
@@ -92,5 +104,5 @@ export async function checkLedger(ledger: LedgerReader, acks: Ack[], opts: { cli
     await new Promise((r) => setTimeout(r, 500));
     done = await ledger.completed(ids);
   }
-  return reconcile(acks, done, await ledger.acceptedSince(opts.since, opts.clients), await ledger.redelivered(ids));
+  return reconcile(acks, done, await ledger.acceptedSince(opts.since, opts.clients), await ledger.redelivered(ids), await ledger.recorded(ids));
 }

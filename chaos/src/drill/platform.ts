@@ -10,6 +10,8 @@ import type { PlatformName } from './schema.ts';
 export interface Inventory {
   replicas: Record<string, string[]>;
   edges: string[];
+  /** Where a part's replicas have roles (a Redis primary and its replica): each replica's role now. */
+  roles?: Record<string, string>;
 }
 
 /** Where a drill's probes and ledger reach the shop: plain URLs, whatever tunnels the platform opened for them. */

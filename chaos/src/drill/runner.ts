@@ -171,7 +171,7 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
     if (ledger) {
       hooks.ledger?.('done', acks.length, drill.ledger.drainTimeout);
       verifications.push(
-        { name: 'no acknowledged order was lost', ok: ledger.lost === 0, expected: 'lost = 0', observed: `lost = ${ledger.lost}${ledger.lost ? ` (e.g. ${ledger.lostIds.slice(0, 3).join(', ')})` : ''} of ${ledger.accepted}` },
+        { name: 'no acknowledged order was lost', ok: ledger.lost === 0, expected: 'lost = 0', observed: `lost = ${ledger.lost}${ledger.lost ? ` (e.g. ${ledger.lostIds.slice(0, 3).join(', ')}${ledger.unrecorded ? `; ${ledger.unrecorded} with no record left` : ''})` : ''} of ${ledger.accepted}` },
         { name: 'no order was duplicated', ok: ledger.duplicated === 0, expected: 'duplicated = 0', observed: `duplicated = ${ledger.duplicated}` },
       );
     }

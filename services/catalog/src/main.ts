@@ -1,10 +1,10 @@
-import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve } from '@faultline/common';
+import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve, redisSettings } from '@faultline/common';
 import { createMenuStore, seed } from './menu.ts';
 
-const config = serviceConfig('catalog', baseConfig.extend({ REDIS_URL: env.redisUrl(), MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
+const config = serviceConfig('catalog', baseConfig.extend({ ...redisSettings, MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
 const logger = createLogger('catalog', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('catalog', config.REPLICA);
-const redis = createRedis(config.REDIS_URL, logger);
+const redis = createRedis(config, logger);
 const store = createMenuStore(redis, config.MENU_CACHE_TTL_MS, registry);
 redis.once('ready', () => void seed(redis).catch((err) => logger.warn({ err }, 'menu seed failed')));
 

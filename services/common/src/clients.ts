@@ -1,16 +1,34 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisSettings } from './config.ts';
+import { apiError } from './contracts.ts';
 
-/** A Redis client that fails fast while disconnected instead of queueing commands without bound. */
-export function createRedis(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
+/**
+ * A Redis client that fails fast while disconnected instead of queueing commands without bound. With Sentinels, it
+ * asks them for the primary on every (re)connect, so after a failover it follows the promoted replica.
+ */
+export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_MASTER' | 'REDIS_NAT_MAP'>, logger: Logger): Redis {
+  const common: RedisOptions = {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
-  });
+  };
+  const redis = settings.REDIS_SENTINELS
+    ? new Redis({
+        ...common,
+        sentinels: settings.REDIS_SENTINELS,
+        name: settings.REDIS_SENTINEL_MASTER,
+        role: 'master',
+        ...(settings.REDIS_NAT_MAP ? { natMap: settings.REDIS_NAT_MAP } : {}),
+        sentinelRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 1000),
+        // A primary that answers as a replica (just demoted) is dropped and the Sentinels asked again.
+        failoverDetector: true,
+        reconnectOnError: (err) => err.message.startsWith('READONLY'),
+      })
+    : new Redis(settings.REDIS_URL, common);
   let down = false;
   redis.on('error', (err) => {
     if (!down) logger.warn({ err: err.message }, 'redis unavailable');
@@ -21,6 +39,20 @@ export function createRedis(url: string, logger: Logger): Redis {
     down = false;
   });
   return redis;
+}
+
+/**
+ * Durable acknowledgement: resolves once REDIS_WAIT_REPLICAS replicas have every write this connection made (WAIT),
+ * or throws 503 not_replicated after REDIS_WAIT_TIMEOUT_MS. Redis replicates asynchronously, so without it a primary
+ * that dies right after answering takes the write with it. With 0 replicas asked for, it resolves at once.
+ */
+export function replicationWait(redis: Redis, settings: Pick<RedisSettings, 'REDIS_WAIT_REPLICAS' | 'REDIS_WAIT_TIMEOUT_MS'>): () => Promise<void> {
+  const wanted = settings.REDIS_WAIT_REPLICAS;
+  if (wanted === 0) return async () => undefined;
+  return async () => {
+    const copies = await redis.wait(wanted, settings.REDIS_WAIT_TIMEOUT_MS);
+    if (copies < wanted) throw apiError('not_replicated', `${copies} of ${wanted} replicas confirmed the write within ${settings.REDIS_WAIT_TIMEOUT_MS} ms; retry with the same Idempotency-Key`, { retryAfterSeconds: 1 });
+  };
 }
 
 const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

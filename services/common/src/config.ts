@@ -42,6 +42,32 @@ export const env = {
   resilience: () => z.enum(['on', 'off'], { error: 'expected on or off' }).default('on').transform((v) => v === 'on'),
 };
 
+const hostPort = /^[\w.-]+:\d{1,5}$/;
+
+/**
+ * How a service reaches Redis: REDIS_URL, or, where Redis runs with Sentinel, the Sentinels to ask for the current
+ * primary (REDIS_URL is then the address used before Sentinel answers: no command goes to it). REDIS_NAT_MAP rewrites
+ * the node addresses Sentinel announces into the ones this service can reach (its own proxies, in the local runtime).
+ * REDIS_WAIT_REPLICAS > 0 makes a write count only once that many replicas have it (WAIT), within REDIS_WAIT_TIMEOUT_MS.
+ */
+export const redisSettings = {
+  REDIS_URL: env.redisUrl(),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
+    .transform((s) => s.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) })))
+    .optional(),
+  REDIS_SENTINEL_MASTER: z.string().regex(/^[\w.-]{1,64}$/, 'expected a Sentinel master name').default('faultline'),
+  REDIS_NAT_MAP: z
+    .string()
+    .refine((s) => s.split(',').every((pair) => pair.split('=').length === 2 && pair.split('=').every((hp) => hostPort.test(hp))), 'expected announced-host:port=reachable-host:port[,...]')
+    .transform((s) => Object.fromEntries(s.split(',').map((pair) => pair.split('=') as [string, string]).map(([from, to]) => [from, { host: to.split(':')[0]!, port: Number(to.split(':')[1]) }])))
+    .optional(),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(5).default(0),
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
+};
+export type RedisSettings = z.infer<z.ZodObject<typeof redisSettings>>;
+
 export const baseConfig = z.object({
   PORT: env.port(),
   HOST: env.host(),

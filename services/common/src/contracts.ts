@@ -72,6 +72,7 @@ export const errorCodes = {
   overloaded: [503, 'the gateway is at its concurrency limit and its queue is full; retry after the given delay'],
   deadline_exceeded: [503, "the request's deadline passed before the work could start; it was dropped"],
   kitchen_backlogged: [503, "the kitchen's backlog (consumer lag) is over its limit; no new orders until it drains"],
+  not_replicated: [503, 'the order is written, but no replica confirmed it in time, so it is not yet safe from a failover and not acknowledged; retry with the same Idempotency-Key'],
 } as const satisfies Record<string, readonly [number, string]>;
 export type ErrorCode = keyof typeof errorCodes;
 

@@ -20,6 +20,7 @@ import {
   requireJson,
   serve,
   stampDeadline,
+  redisSettings,
 } from '@faultline/common';
 import { apiKeysSetting, authenticate } from './auth.ts';
 import { countClientRequests } from './client-requests.ts';
@@ -32,7 +33,7 @@ const config = serviceConfig(
   baseConfig.extend({
     CATALOG_URL: env.url(),
     ORDERS_URL: env.url(),
-    REDIS_URL: env.redisUrl(),
+    ...redisSettings,
     API_KEYS: apiKeysSetting,
     CATALOG_TIMEOUT_MS: env.positiveInt(500),
     ORDERS_TIMEOUT_MS: env.positiveInt(2500),
@@ -47,7 +48,7 @@ const config = serviceConfig(
 const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('gateway', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('gateway', config.REPLICA);
-const redis = createRedis(config.REDIS_URL, logger);
+const redis = createRedis(config, logger);
 const dependency = (name: string, timeoutMs: number, retries: boolean) =>
   createDependency({ name, registry, enabled, timeoutMs, breaker: drillBreaker, ...(retries ? { retry: drillRetry } : {}) });
 const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true);

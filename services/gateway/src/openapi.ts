@@ -105,6 +105,7 @@ export const openapi = {
             'overloaded',
             'deadline_exceeded',
             'kitchen_backlogged',
+            'not_replicated',
             'dependency_unavailable',
           ),
         },

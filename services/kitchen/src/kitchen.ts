@@ -12,7 +12,8 @@ return 0`;
 
 export type Completion = 'completed' | 'redelivery';
 
-export function createKitchen(redis: Redis, worker: string) {
+/** `durable` resolves once the completion is safe from a failover (see replicationWait); until then the delivery is not done. */
+export function createKitchen(redis: Redis, worker: string, durable: () => Promise<void> = async () => undefined) {
   redis.defineCommand('completeOrder', { numberOfKeys: 3, lua: completeScript });
   return {
     async complete(order: OrderPlaced): Promise<Completion> {
@@ -26,6 +27,7 @@ export function createKitchen(redis: Redis, worker: string) {
         now.toISOString(),
         worker,
       );
+      await durable(); // a redelivery too: the first completion may not have reached a replica yet
       return first === 1 ? 'completed' : 'redelivery';
     },
   };

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { baseConfig, inMessageTrace, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced } from '@faultline/common';
+import { baseConfig, inMessageTrace, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced, redisSettings, replicationWait } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
 import { createStations } from './stations.ts';
 
 const config = serviceConfig(
   'kitchen',
   baseConfig.extend({
-    REDIS_URL: env.redisUrl(),
+    ...redisSettings,
     KAFKA_BROKERS: env.brokers(),
     KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
     KITCHEN_PREP_MS: z.coerce.number().int().min(0).max(10_000).default(5),
@@ -19,8 +19,8 @@ const enabled = config.FAULTLINE_RESILIENCE;
 const worker = `kitchen-${config.REPLICA}`;
 const logger = createLogger('kitchen', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('kitchen', config.REPLICA);
-const redis = createRedis(config.REDIS_URL, logger);
-const kitchen = createKitchen(redis, worker);
+const redis = createRedis(config, logger);
+const kitchen = createKitchen(redis, worker, replicationWait(redis, config));
 const kafka = createKafka(worker, config.KAFKA_BROKERS, logger);
 // Failover in seconds: a dead worker's session ends after KITCHEN_SESSION_TIMEOUT_MS and its partitions move.
 // kafkajs heartbeats between fetches, so a fetch must not wait longer than a heartbeat interval.

@@ -26,7 +26,10 @@ import {
   serviceConfig,
   topics,
   Counter,
+  Gauge,
   type OrderRequest,
+  redisSettings,
+  replicationWait,
 } from '@faultline/common';
 import { watchKitchenBacklog } from './backlog.ts';
 import { createOrderService, type Quote } from './orders.ts';
@@ -34,7 +37,7 @@ import { createOrderService, type Quote } from './orders.ts';
 const config = serviceConfig(
   'orders',
   baseConfig.extend({
-    REDIS_URL: env.redisUrl(),
+    ...redisSettings,
     KAFKA_BROKERS: env.brokers(),
     CATALOG_URL: env.url(),
     CATALOG_TIMEOUT_MS: env.positiveInt(800),
@@ -47,7 +50,7 @@ const config = serviceConfig(
 const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('orders', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('orders', config.REPLICA);
-const redis = createRedis(config.REDIS_URL, logger);
+const redis = createRedis(config, logger);
 const kafka = createKafka(`orders-${config.REPLICA}`, config.KAFKA_BROKERS, logger);
 // Idempotent, so acks come from all in-sync replicas and a retried batch is written once.
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
@@ -65,6 +68,9 @@ const ordersTotal = new Counter({
   registers: [registry],
 });
 
+// time() minus this is how long the shop has acknowledged no order: a failover's gap, as a drill reads it.
+const lastAcknowledged = new Gauge({ name: 'orders_last_acknowledged_timestamp_seconds', help: 'When this replica last acknowledged an order (201, or 200 for a replay).', registers: [registry] });
+
 // No retries at this layer: the gateway is the one layer that retries, and it does not retry order placement.
 const catalog = createDependency({ name: 'catalog', registry, enabled, timeoutMs: config.CATALOG_TIMEOUT_MS, breaker: drillBreaker });
 const orderLog = createDependency({ name: 'kafka', registry, enabled, timeoutMs: config.KAFKA_TIMEOUT_MS, breaker: drillBreaker });
@@ -73,6 +79,7 @@ const backlog = watchKitchenBacklog({ kafka, group: config.KITCHEN_GROUP, topic:
 const orders = createOrderService({
   redis,
   admit: backlog.admit,
+  durable: replicationWait(redis, config),
   quote: async (request: OrderRequest, deadline?: number) =>
     (await catalog.call((signal) => callUpstream<Quote>('catalog', `${config.CATALOG_URL}/quote`, { method: 'POST', body: request, signal, deadline }), { deadline })).body,
   publish: async (message, deadline) => {
@@ -106,6 +113,7 @@ app.post(
       const request = parseOrderRequest(req.body);
       const { replayed, order } = await orders.place(req.get('x-client-id') ?? 'direct', idempotencyKey, request, deadlineOf(res));
       ordersTotal.inc({ outcome: replayed ? 'replayed' : 'accepted', code: '' });
+      lastAcknowledged.setToCurrentTime();
       res.status(replayed ? 200 : 201).json({ id: order.id, status: order.status, totalCents: order.totalCents });
     } catch (err) {
       ordersTotal.inc({ outcome: 'refused', code: err instanceof ApiError ? err.code : 'internal_error' });

@@ -15,6 +15,8 @@ export interface OrderDeps {
   publish: (message: OrderPlaced, deadline?: number) => Promise<void>;
   /** Throws 503 when a new order must be refused (back pressure). */
   admit: () => void;
+  /** Resolves once what this connection wrote is safe from a failover (copied to the replicas asked for); throws 503 not_replicated otherwise. */
+  durable?: () => Promise<void>;
   /** How long an Idempotency-Key stays claimed while its first request is in flight. */
   claimTtlMs?: number;
   /** How long a finished Idempotency-Key is remembered. */
@@ -27,7 +29,7 @@ export type PlaceResult = { replayed: boolean; order: Order };
 
 const fingerprint = (request: OrderRequest) => createHash('sha256').update(JSON.stringify(request.items)).digest('hex');
 
-export function createOrderService({ redis, quote, publish, admit, claimTtlMs = 30_000, keyTtlSeconds = 86_400 }: OrderDeps) {
+export function createOrderService({ redis, quote, publish, admit, durable = async () => undefined, claimTtlMs = 30_000, keyTtlSeconds = 86_400 }: OrderDeps) {
   async function get(id: string): Promise<Order | undefined> {
     if (!orderIdPattern.test(id)) return undefined;
     const raw = await redis.hgetall(keys.order(id));
@@ -47,12 +49,14 @@ export function createOrderService({ redis, quote, publish, admit, claimTtlMs = 
     if (record.state === 'pending') throw apiError('idempotency_key_in_progress', undefined, { retryAfterSeconds: 1 });
     const order = await get(record.orderId);
     if (!order) throw new Error(`idempotency key points at missing order ${record.orderId}`);
+    await durable(); // the first answer may have been not_replicated: acknowledge only what is safe now
     return { replayed: true, order };
   }
 
   /**
    * Claims the key, checks back pressure, prices, produces, then commits the order and the ledger entry in one MULTI.
    * Producing before committing means a Kafka failure writes nothing; a claim that fails is released.
+   * A committed order is acknowledged only once durable; if that times out, its key is kept, so a retry replays it.
    * A replay is answered even under back pressure: it is not a new order.
    */
   async function place(client: string, idempotencyKey: string, request: OrderRequest, deadline?: number): Promise<PlaceResult> {
@@ -64,6 +68,7 @@ export function createOrderService({ redis, quote, publish, admit, claimTtlMs = 
       if (existing) return replay(JSON.parse(existing) as KeyRecord, hash);
       return place(client, idempotencyKey, request, deadline); // the claim expired between SET and GET
     }
+    let placed: Order;
     try {
       admit();
       const { lines, totalCents } = await quote(request, deadline);
@@ -78,12 +83,13 @@ export function createOrderService({ redis, quote, publish, admit, claimTtlMs = 
         .set(key, JSON.stringify({ state: 'done', hash, orderId: id } satisfies KeyRecord), 'EX', keyTtlSeconds)
         .zadd(keys.ledgerAccepted, Date.now(), id)
         .exec();
-      const order = await get(id);
-      return { replayed: false, order: order ?? { id, status: 'accepted', lines, totalCents, createdAt } };
+      placed = { id, status: 'accepted', lines, totalCents, createdAt };
     } catch (err) {
       await redis.del(key).catch(() => undefined);
       throw err;
     }
+    await durable();
+    return { replayed: false, order: (await get(placed.id)) ?? placed };
   }
 
   return { place, get };

@@ -2,18 +2,24 @@
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.ts';
 import { edgeBetween, type EdgeName } from '../../core/topology.ts';
-import { component, faultDuration, formatDuration, selector } from '../fields.ts';
+import { component, faultDuration, formatDuration } from '../fields.ts';
 import type { Inventory } from '../platform.ts';
 
 export const edgeFields = {
-  selector,
+  selector: z
+    .strictObject({
+      service: component,
+      role: z.enum(['primary', 'replica']).optional().meta({ description: 'redis -> redis only: just the links of the nodes with this role now' }),
+    })
+    .refine((s) => s.role === undefined || s.service === 'redis', { message: 'role goes with service: redis', path: ['role'] })
+    .meta({ description: 'one end of the edge: a service, or a store (redis -> redis: the links between its nodes)' }),
   target: z.strictObject({ service: component }).meta({ description: 'the other end of the edge' }),
   direction: z.enum(['to', 'from', 'both']).default('both').meta({ description: 'to: traffic from selector to target is dropped; from: the answers; both' }),
   duration: faultDuration,
 };
 
 export interface EdgeFault {
-  selector: { service: string };
+  selector: { service: string; role?: string };
   target: { service: string };
   direction: 'to' | 'from' | 'both';
   duration: number;
@@ -25,6 +31,8 @@ export interface PlannedEdge {
   server: string;
   direction: EdgeFault['direction'];
   durationMs: number;
+  /** For a store edge chosen by role: the nodes whose links it cuts or slows (the others' are left alone). */
+  nodes?: string[];
 }
 
 /** Resolves the edge, or refuses: unknown targets are never guessed. */
@@ -33,7 +41,11 @@ export function planEdge(kind: string, fault: EdgeFault, inventory: Inventory): 
   if (!edge || !inventory.edges.includes(edge.name)) {
     throw new UsageError(`${kind}: ${fault.selector.service} does not talk to ${fault.target.service}; the edges are ${inventory.edges.join(', ')}`);
   }
-  return { edge: edge.name, client: edge.client, server: edge.server, direction: fault.direction, durationMs: fault.duration };
+  const role = fault.selector.role;
+  if (role === undefined) return { edge: edge.name, client: edge.client, server: edge.server, direction: fault.direction, durationMs: fault.duration };
+  const nodes = Object.entries(inventory.roles ?? {}).flatMap(([node, r]) => (r === role && edge.server === 'redis' && node.startsWith('redis') ? [node] : []));
+  if (edge.client !== edge.server || nodes.length === 0) throw new UsageError(`${kind}: no ${fault.selector.service} node is ${role} here; a role selects among a store's nodes (redis -> redis in the HA topology)`);
+  return { edge: edge.name, client: edge.client, server: edge.server, direction: fault.direction, durationMs: fault.duration, nodes };
 }
 
-export const describeEdge = (kind: string, f: EdgeFault, extra = '') => `${kind} ${f.selector.service} -> ${f.target.service} (${f.direction}${extra}) for ${formatDuration(f.duration)}`;
+export const describeEdge = (kind: string, f: EdgeFault, extra = '') => `${kind} ${f.selector.service}${f.selector.role ? ` ${f.selector.role}` : ''} -> ${f.target.service} (${f.direction}${extra}) for ${formatDuration(f.duration)}`;

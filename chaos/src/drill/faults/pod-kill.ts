@@ -2,7 +2,8 @@
 // Kubernetes); their supervisor or ReplicaSet replaces them.
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.ts';
-import { mode, selector } from '../fields.ts';
+import { mode, podSelector } from '../fields.ts';
+import type { Inventory } from '../platform.ts';
 import type { FaultKind } from './kind.ts';
 
 export const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
@@ -10,7 +11,7 @@ export const valueWithMode = (f: { mode: string; value?: number }) => (f.mode ==
 const schema = z
   .strictObject({
     kind: z.literal('pod-kill'),
-    selector,
+    selector: podSelector,
     mode: mode.default('one'),
     value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
   })
@@ -25,15 +26,18 @@ export interface PlannedPodKill {
   replicas: string[];
 }
 
-/** Chaos Mesh's modes. Refuses, as a guardrail, to take every replica unless the drill says mode: all. */
-export function chooseReplicas(fault: Pick<PodKill, 'selector' | 'mode' | 'value'> & { kind?: string }, replicas: string[], random: () => number = Math.random): string[] {
+/**
+ * Chaos Mesh's modes over the candidates (every ready replica, or those with the selector's role). Refuses, as a
+ * guardrail, to take every replica of the service unless the drill says mode: all.
+ */
+export function chooseReplicas(fault: Pick<PodKill, 'mode' | 'value'> & { selector: { service: string }; kind?: string }, replicas: string[], random: () => number = Math.random, total = replicas.length): string[] {
   const service = fault.selector.service;
   const kind = fault.kind ?? 'pod-kill';
-  if (replicas.length === 0) throw new UsageError(`${kind}: service ${service} has no ready replicas`);
+  if (replicas.length === 0) throw new UsageError(`${kind}: service ${service} has no ready replicas${total > 0 ? ' with that role' : ''}`);
   const count = { one: 1, all: replicas.length, fixed: fault.value!, 'fixed-percent': Math.max(1, Math.floor((replicas.length * fault.value!) / 100)) }[fault.mode];
   if (count > replicas.length) throw new UsageError(`${kind}: mode ${fault.mode} value ${fault.value} asks for ${count} of ${service}'s ${replicas.length} replicas`);
-  if (count === replicas.length && fault.mode !== 'all') {
-    throw new UsageError(`${kind}: mode ${fault.mode} would take every replica of ${service} (${replicas.length}); say mode: all if that is meant`);
+  if (count === total && fault.mode !== 'all') {
+    throw new UsageError(`${kind}: mode ${fault.mode} would take every replica of ${service} (${total}); say mode: all if that is meant`);
   }
   const shuffled = [...replicas].sort(() => random() - 0.5);
   return shuffled.slice(0, count).sort();
@@ -42,6 +46,17 @@ export function chooseReplicas(fault: Pick<PodKill, 'selector' | 'mode' | 'value
 export const podKill: FaultKind<typeof schema, PlannedPodKill> = {
   schema,
   lasts: 'recovery',
-  plan: (fault, inventory, random) => ({ kind: 'pod-kill', service: fault.selector.service, mode: fault.mode, replicas: chooseReplicas(fault, inventory.replicas[fault.selector.service] ?? [], random) }),
-  describe: (f) => `pod-kill ${f.selector.service} (mode ${f.mode}${f.value ? ` ${f.value}` : ''})`,
+  plan: (fault, inventory, random) => ({ kind: 'pod-kill', service: fault.selector.service, mode: fault.mode, replicas: chooseReplicas(fault, candidates(fault, inventory), random, (inventory.replicas[fault.selector.service] ?? []).length) }),
+  describe: (f) => `pod-kill ${f.selector.service}${f.selector.role ? ` ${f.selector.role}` : ''} (mode ${f.mode}${f.value ? ` ${f.value}` : ''})`,
 };
+
+/** The replicas a kill may choose from. A store is killed only where another node can take over, and by role. */
+function candidates(fault: PodKill, inventory: Inventory): string[] {
+  const { service, role } = fault.selector;
+  const ready = inventory.replicas[service] ?? [];
+  if (service !== 'redis') return ready;
+  if (!inventory.roles) {
+    throw new UsageError('pod-kill: redis runs as one instance here, so killing it is an outage, not a failover; on the local runtime, start the HA topology (faultline up --topology ha), where Sentinel promotes a replica');
+  }
+  return role ? ready.filter((name) => inventory.roles![name] === role) : ready;
+}

@@ -106,7 +106,7 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
     },
     async ledger() {
       await this.connect();
-      return redisLedger(redisUrl!);
+      return redisLedger({ url: redisUrl! });
     },
     async close() {
       await Promise.all(opened.splice(0).map((s) => s.close()));

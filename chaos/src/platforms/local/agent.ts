@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Gauge, Registry } from 'prom-client';
 import { faultGauges } from '../../core/fault-metrics.ts';
-import { edgeNames, edges, protocolOf, type EdgeName } from '../../core/topology.ts';
+import { edgeBetween, edgeNames, protocolOf, storeEdges, type EdgeName } from '../../core/topology.ts';
 import { probeEdge, type EdgeProbeResult } from './edge-probe.ts';
 import { freeze, thaw, type FrozenTarget, type ProcessState } from './freeze.ts';
 import type { Toxic, createToxiproxy } from './toxiproxy.ts';
@@ -16,11 +16,13 @@ import type { Toxic, createToxiproxy } from './toxiproxy.ts';
 export const edgeFaultRequest = z.strictObject({
   drill: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
   kind: z.enum(['network-partition', 'latency']),
-  edge: z.enum(edgeNames as [EdgeName, ...EdgeName[]]),
+  edge: z.enum([...edgeNames, ...storeEdges.map((e) => e.name)] as [EdgeName, ...EdgeName[]]),
   direction: z.enum(['to', 'from', 'both']),
   durationMs: z.number().int().min(1).max(600_000),
   latencyMs: z.number().int().min(1).max(60_000).optional(),
   jitterMs: z.number().int().min(0).max(60_000).default(0),
+  /** A store edge only: the nodes (redis-0, ...) whose links the fault takes; by default every node's. */
+  nodes: z.array(z.string().regex(/^redis-\d$/, 'expected a Redis node such as redis-0')).min(1).optional(),
 });
 export type EdgeFaultRequest = z.infer<typeof edgeFaultRequest>;
 
@@ -50,6 +52,8 @@ export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'di
   direction?: EdgeFaultRequest['direction'];
   id: string;
   toxics: string[];
+  /** The proxies that carry the edge, each with the toxics (one, or two for a Redis edge in the HA topology). */
+  proxies?: string[];
   injectedAt: string;
   expiresAt: string;
   recoveredAt?: string;
@@ -59,7 +63,10 @@ export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'di
   evidence: { injected?: EdgeProbeResult; recovered?: EdgeProbeResult; stopped?: ProcessState[]; resumed?: ProcessState[] };
 }
 
-const protocolOfEdge = (edge: EdgeName) => protocolOf(edges.find((e) => e.name === edge)!);
+const protocolOfEdge = (edge: EdgeName) => protocolOf(edgeBetween(...(edge.split('-') as [string, string]))!);
+
+/** The proxies that carry an edge's traffic; the first is where a probe checks that the fault is in force. */
+export type EdgeProxies = (edge: EdgeName) => Array<{ name: string; listen: number }>;
 
 const streams = { to: ['upstream'], from: ['downstream'], both: ['upstream', 'downstream'] } as const;
 
@@ -68,13 +75,13 @@ export class FaultAgent {
   private readonly active: Gauge<'drill' | 'kind' | 'target'>;
   private readonly expiry: Gauge<'drill' | 'kind' | 'target'>;
   private readonly toxiproxy: ReturnType<typeof createToxiproxy>;
-  private readonly proxyPort: (edge: EdgeName) => number;
+  private readonly proxiesOf: EdgeProxies;
   private readonly file: string;
   private timer?: NodeJS.Timeout;
 
-  constructor(toxiproxy: ReturnType<typeof createToxiproxy>, proxyPort: (edge: EdgeName) => number, file: string, registry: Registry) {
+  constructor(toxiproxy: ReturnType<typeof createToxiproxy>, proxiesOf: EdgeProxies, file: string, registry: Registry) {
     this.toxiproxy = toxiproxy;
-    this.proxyPort = proxyPort;
+    this.proxiesOf = proxiesOf;
     this.file = file;
     ({ active: this.active, expiry: this.expiry } = faultGauges(registry));
   }
@@ -124,13 +131,14 @@ export class FaultAgent {
     const effect: Pick<Toxic, 'type' | 'attributes'> =
       request.kind === 'latency' ? { type: 'latency', attributes: { latency: request.latencyMs!, jitter: request.jitterMs } } : { type: 'timeout', attributes: { timeout: 0 } };
     const toxics: Toxic[] = streams[request.direction].map((stream) => ({ name: `${id}-${stream}`, stream, ...effect }));
-    const fault: AgentFault = { ...request, id, toxics: toxics.map((t) => t.name), injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
+    const proxies = this.proxiesOf(request.edge).filter((p) => !request.nodes || request.nodes.includes(p.name));
+    const fault: AgentFault = { ...request, id, toxics: toxics.map((t) => t.name), proxies: proxies.map((p) => p.name), injectedAt: new Date(now).toISOString(), expiresAt: new Date(now + request.durationMs).toISOString(), evidence: {} };
     this.faults.set(id, fault);
     this.persist();
-    for (const toxic of toxics) await this.toxiproxy.addToxic(request.edge, toxic);
+    for (const proxy of proxies) for (const toxic of toxics) await this.toxiproxy.addToxic(proxy.name, toxic);
     this.setActive(fault);
     const wait = request.kind === 'latency' ? request.latencyMs! * 2 + 1000 : 500;
-    fault.evidence.injected = await probeEdge(this.proxyPort(request.edge), protocolOfEdge(request.edge), wait);
+    fault.evidence.injected = await probeEdge(proxies[0]!.listen, protocolOfEdge(request.edge), wait);
     return fault;
   }
 
@@ -138,14 +146,15 @@ export class FaultAgent {
   async remove(id: string, by: AgentFault['removedBy'] = 'rollback'): Promise<AgentFault | undefined> {
     const fault = this.faults.get(id);
     if (!fault || fault.recoveredAt) return fault;
-    for (const toxic of fault.toxics) await this.toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);
+    await removeToxics(this.toxiproxy, fault);
     if (fault.frozen) fault.evidence.resumed = await thaw(fault.frozen);
     fault.recoveredAt = new Date().toISOString();
     fault.removedBy = by;
     this.active.remove(this.labels(fault));
     this.expiry.remove(this.labels(fault));
     this.persist();
-    if (fault.toxics.length) fault.evidence.recovered = await probeEdge(this.proxyPort(fault.edge as EdgeName), protocolOfEdge(fault.edge as EdgeName), 2000);
+    const probed = this.proxiesOf(fault.edge as EdgeName).find((p) => p.name === fault.proxies?.[0]);
+    if (fault.toxics.length && probed) fault.evidence.recovered = await probeEdge(probed.listen, protocolOfEdge(fault.edge as EdgeName), 2000);
     return fault;
   }
 
@@ -170,6 +179,11 @@ export class FaultAgent {
   }
 }
 
+/** Removing a toxic that is already gone is fine: the fault is as asked either way. */
+async function removeToxics(toxiproxy: ReturnType<typeof createToxiproxy>, fault: AgentFault) {
+  for (const proxy of fault.proxies ?? [fault.edge]) for (const toxic of fault.toxics) await toxiproxy.removeToxic(proxy, toxic).catch(() => undefined);
+}
+
 /** For `faultline cleanup` when the supervisor is gone: removes, straight from Toxiproxy, every recorded fault past its deadline, and thaws what a pause froze. */
 export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<typeof createToxiproxy>, all: boolean): Promise<AgentFault[]> {
   if (!existsSync(file)) return [];
@@ -177,7 +191,7 @@ export async function cleanupRecordedFaults(file: string, toxiproxy: ReturnType<
   const removed: AgentFault[] = [];
   for (const fault of faults) {
     if (fault.recoveredAt || (!all && Date.parse(fault.expiresAt) > Date.now())) continue;
-    for (const toxic of fault.toxics) await toxiproxy.removeToxic(fault.edge, toxic).catch(() => undefined);
+    await removeToxics(toxiproxy, fault);
     if (fault.frozen) fault.evidence.resumed = await thaw(fault.frozen);
     fault.recoveredAt = new Date().toISOString();
     fault.removedBy = 'cleanup';

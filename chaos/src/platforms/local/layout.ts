@@ -1,13 +1,18 @@
 import { join } from 'node:path';
 import { projectRoot } from '../../core/paths.ts';
-import { edges, shopServices, type Edge, type EdgeName } from '../../core/topology.ts';
+import { edges, shopServices, storeEdges, type Edge, type EdgeName } from '../../core/topology.ts';
 
 export const serviceNames = shopServices;
 export type ServiceName = (typeof serviceNames)[number];
 
+/** lean: one Redis, one Kafka broker. ha: Redis as a primary, two replicas and three Sentinels. */
+export const topologies = ['lean', 'ha'] as const;
+export type Topology = (typeof topologies)[number];
+
 export interface RuntimeOptions {
   portBase: number;
   stateDir: string;
+  topology: Topology;
   replicas: Record<ServiceName, number>;
   resilience: 'on' | 'off';
   partitions: number;
@@ -20,6 +25,7 @@ export const maxReplicas = 5;
 export const defaultOptions = (): RuntimeOptions => ({
   portBase: 17400,
   stateDir: join(projectRoot, '.faultline'),
+  topology: 'lean',
   replicas: { gateway: 1, catalog: 2, orders: 2, kitchen: 2 },
   resilience: 'on',
   partitions: 6,
@@ -30,13 +36,16 @@ export const defaultOptions = (): RuntimeOptions => ({
  * Each edge is a Toxiproxy proxy named after it, so that drills can cut or slow it. Kafka has a listener per client
  * edge, so that cutting one client's edge cuts that client only.
  */
-export const proxyUpstream = (edge: Edge) => (edge.server === 'kafka' ? (`kafka-${edge.client}` as const) : edge.server);
+export const proxyUpstream = (edge: (typeof edges)[number]) => (edge.server === 'kafka' ? (`kafka-${edge.client}` as const) : edge.server);
 export type Upstream = ReturnType<typeof proxyUpstream>;
 export { edges, type EdgeName };
 
+/** The client edges to Redis: in the HA topology each has a second proxy, to the other Redis node. */
+export const redisEdges = edges.filter((e) => e.server === 'redis');
+
 /** Fixed offsets from one base port, so one setting moves the whole stack. */
 export function portsFor(base: number) {
-  const proxies = Object.fromEntries(edges.map((e, i) => [e.name, base + 30 + i])) as Record<EdgeName, number>;
+  const proxies = Object.fromEntries(edges.map((e, i) => [e.name, base + 30 + i])) as Record<(typeof edges)[number]['name'], number>;
   const replicaPort = (service: ServiceName, replica: number) => base + 50 + serviceNames.indexOf(service) * 10 + replica;
   return {
     control: base,
@@ -53,6 +62,13 @@ export function portsFor(base: number) {
     jaegerHealth: base + 11,
     jaegerQueryGrpc: base + 12,
     dashboard: base + 13,
+    // The HA topology's Redis: redis-0 is `redis` above.
+    redisNodes: [base + 2, base + 14, base + 23],
+    sentinels: [base + 15, base + 16, base + 17],
+    /** What Sentinel and the replicas know each Redis node by: proxies, so that the links between nodes can be cut. */
+    redisNodeProxies: [base + 18, base + 19, base + 24],
+    /** Each client's proxy to each Redis node after redis-0 (whose proxy is the edge's own). */
+    redisNodeClientProxies: (edge: string, node: number) => base + 40 + (node - 1) * redisEdges.length + redisEdges.findIndex((e) => e.name === edge),
     services: { gateway: base + 20, catalog: base + 21, orders: base + 22 } as Partial<Record<ServiceName, number>>,
     proxies,
     replicaPort,
@@ -79,8 +95,12 @@ export function allPorts(opts: RuntimeOptions): Array<[string, number]> {
     ['jaeger query grpc', p.jaegerQueryGrpc],
     ['live dashboards', p.dashboard],
   ];
+  if (opts.topology === 'ha') {
+    p.redisNodes.slice(1).forEach((port, i) => list.push([`redis-${i + 1}`, port]));
+    p.sentinels.forEach((port, i) => list.push([`sentinel-${i}`, port]));
+  }
   for (const [svc, port] of Object.entries(p.services)) list.push([`${svc} service`, port]);
-  for (const [edge, port] of Object.entries(p.proxies)) list.push([`proxy ${edge}`, port]);
+  for (const proxy of proxiesFor(opts)) list.push([`proxy ${proxy.name}`, proxy.listen]);
   for (const svc of serviceNames) for (let i = 0; i < opts.replicas[svc]; i++) list.push([`${svc}-${i}`, p.replicaPort(svc, i)]);
   return list;
 }
@@ -93,3 +113,38 @@ export const paths = (stateDir: string) => ({
   config: join(stateDir, 'config'),
   faults: join(stateDir, 'faults.json'),
 });
+
+/** One Toxiproxy proxy: the edge whose faults it carries, where it listens, and what it forwards to. */
+export interface ProxySpec {
+  name: string;
+  edge: EdgeName;
+  listen: number;
+  upstream: number;
+}
+
+function upstreamPort(p: Ports, upstream: Upstream) {
+  if (upstream === 'redis') return p.redis;
+  if (upstream === 'kafka-orders') return p.kafkaOrders;
+  if (upstream === 'kafka-kitchen') return p.kafkaKitchen;
+  return p.services[upstream as ServiceName]!;
+}
+
+/**
+ * Every proxy of the stack. An edge has one, named after it; in the HA topology a client's Redis edge has one more per
+ * further node (`<edge>@redis-1`, `<edge>@redis-2`), and the store edge redis-redis is the node proxies that
+ * replication and Sentinel use.
+ */
+export function proxiesFor(opts: Pick<RuntimeOptions, 'portBase' | 'topology'>): ProxySpec[] {
+  const p = portsFor(opts.portBase);
+  const list: ProxySpec[] = edges.map((e) => ({ name: e.name, edge: e.name, listen: p.proxies[e.name], upstream: upstreamPort(p, proxyUpstream(e)) }));
+  if (opts.topology !== 'ha') return list;
+  for (let node = 1; node < p.redisNodes.length; node++) {
+    for (const e of redisEdges) list.push({ name: `${e.name}@redis-${node}`, edge: e.name, listen: p.redisNodeClientProxies(e.name, node), upstream: p.redisNodes[node]! });
+  }
+  const storeEdge = storeEdges[0].name;
+  p.redisNodes.forEach((upstream, i) => list.push({ name: `redis-${i}`, edge: storeEdge, listen: p.redisNodeProxies[i]!, upstream }));
+  return list;
+}
+
+/** The edges a drill can name on a stack of this topology. */
+export const edgesOf = (topology: Topology): EdgeName[] => [...edges.map((e) => e.name), ...(topology === 'ha' ? storeEdges.map((e) => e.name) : [])];

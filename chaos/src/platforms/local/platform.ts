@@ -2,7 +2,6 @@
 // API (status, the fault agent, kills), never through its code.
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
-import { edgeNames } from '../../core/topology.ts';
 import { redisLedger } from '../../drill/ledger.ts';
 import type { Endpoints, Inventory, LoadRun, Platform } from '../../drill/platform.ts';
 import type { AgentFault, EdgeFaultRequest, PauseFaultRequest, TrackedFaultRequest } from './agent.ts';
@@ -11,6 +10,7 @@ import { flood } from './faults/flood.ts';
 import { pause } from './faults/pause.ts';
 import { podKill } from './faults/pod-kill.ts';
 import { jsonApi } from './json-api.ts';
+import { edgesOf } from './layout.ts';
 import { startK6 } from './k6.ts';
 import { fetchStatus } from './runtime.ts';
 
@@ -42,14 +42,16 @@ export function supervisorApi(portBase: number) {
 }
 export type SupervisorApi = ReturnType<typeof supervisorApi>;
 
-/** Ready replicas of every part, from the supervisor's status. */
+/** Ready replicas of every part, with the Redis nodes' roles in the HA topology, from the supervisor's status. */
 export function inventoryOf(status: StackStatus): Inventory {
   const replicas: Record<string, string[]> = {};
+  const roles: Record<string, string> = {};
   for (const c of status.components) {
-    const part = c.service ?? (c.name === 'redis' || c.name === 'kafka' ? c.name : undefined);
+    const part = c.service ?? (/^redis(-\d)?$/.test(c.name) ? 'redis' : c.name === 'kafka' ? c.name : undefined);
     if (part && c.health === 'ready') (replicas[part] ??= []).push(c.name);
+    if ('role' in c && c.role) roles[c.name] = c.role;
   }
-  return { replicas, edges: edgeNames };
+  return { replicas, edges: edgesOf(status.topology), ...(Object.keys(roles).length ? { roles } : {}) };
 }
 
 export interface LocalPlatformOptions {
@@ -91,7 +93,10 @@ export function localPlatform(opts: LocalPlatformOptions): Platform & { api: Sup
       return texts.filter((t): t is string => t !== undefined);
     },
     startLoad,
-    ledger: async () => redisLedger((await api.status()).urls.redis),
+    async ledger() {
+      const { urls } = await api.status();
+      return redisLedger(urls.sentinels ? { sentinels: urls.sentinels } : { url: urls.redis });
+    },
     close: async () => undefined,
   };
   return platform;

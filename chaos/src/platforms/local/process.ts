@@ -13,6 +13,8 @@ export interface ProcessSpec {
   /** Liveness, as the chart's livenessProbe asks a kubelet: every 10 s; three misses in a row and the process is killed and restarted. */
   live?: () => Promise<boolean>;
   stopTimeoutMs?: number;
+  /** A fixed wait before a restart, instead of the backoff from 500 ms. */
+  restartDelayMs?: number;
 }
 
 export type Health = 'starting' | 'ready' | 'unready' | 'restarting' | 'stopped' | 'failed';
@@ -70,7 +72,7 @@ export class ManagedProcess extends EventEmitter {
       }
       this.health = 'restarting';
       this.restarts++;
-      const delay = backoff(this.restarts);
+      const delay = this.spec.restartDelayMs ?? backoff(this.restarts);
       this.emit('log', `${this.spec.name} (pid ${child.pid}) exited ${signal ?? code}; restarting in ${delay} ms`);
       this.timer = setTimeout(() => this.start(), delay);
     });

@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ServiceBalancer } from './balancer.ts';
 import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
-import { edges, paths, portsFor, proxyUpstream, serviceNames, type RuntimeOptions, type ServiceName, type Upstream } from './layout.ts';
+import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
+import { natMapFor, primaryNow, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
@@ -52,7 +53,13 @@ export class Supervisor {
   readonly components: Component[] = [];
   private readonly balancers = new Map<ServiceName, ServiceBalancer>();
   private probeTimer?: NodeJS.Timeout;
+  private primaryTimer?: NodeJS.Timeout;
   private readonly registry = new Registry();
+  private readonly proxies: ProxySpec[];
+  /** In the HA topology, the Redis node the Sentinels name primary, read every 500 ms. */
+  private redisPrimary?: string;
+  private readonly primaryMetric = new Gauge({ name: 'faultline_redis_primary', help: 'HA topology: 1 for the Redis node the Sentinels name primary, 0 for the others.', labelNames: ['node'] as const, registers: [this.registry] });
+  private readonly failoversMetric = new Counter({ name: 'faultline_redis_failovers_total', help: 'HA topology: times the Sentinels named another Redis node primary.', registers: [this.registry] });
   private readonly restartsMetric = new Counter({ name: 'faultline_replica_restarts_total', help: 'Processes restarted by the supervisor.', labelNames: ['component'] as const, registers: [this.registry] });
   private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
   private controlServer?: import('node:http').Server;
@@ -68,7 +75,8 @@ export class Supervisor {
     this.apiKeys = apiKeys;
     this.log = log;
     this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
-    this.faults = new FaultAgent(this.toxiproxy, (edge) => this.ports.proxies[edge], this.files.faults, this.registry);
+    this.proxies = proxiesFor(opts);
+    this.faults = new FaultAgent(this.toxiproxy, (edge) => this.proxies.filter((p) => p.edge === edge), this.files.faults, this.registry);
   }
 
   private add(c: Omit<Component, 'process'> & { spec: Omit<ProcessSpec, 'name' | 'logFile'> }) {
@@ -109,24 +117,7 @@ export class Supervisor {
       url: `http://127.0.0.1:${p.toxiproxy}`,
       spec: { command: toolPaths.toxiproxy, args: ['-host', '127.0.0.1', '-port', String(p.toxiproxy)], ready: () => httpOk(`http://127.0.0.1:${p.toxiproxy}/version`) },
     });
-    const redisDir = join(this.files.data, 'redis');
-    mkdirSync(redisDir, { recursive: true });
-    let redisProbe: Redis | undefined;
-    this.add({
-      name: 'redis',
-      kind: 'infra',
-      port: p.redis,
-      url: `redis://127.0.0.1:${p.redis}`,
-      spec: {
-        command: toolPaths.redisServer,
-        args: ['--port', String(p.redis), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'],
-        ready: async () => {
-          redisProbe ??= new Redis(p.redis, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
-          if (redisProbe.status === 'wait') await redisProbe.connect().catch(() => undefined);
-          return (await redisProbe.ping().catch(() => '')) === 'PONG';
-        },
-      },
-    });
+    this.defineRedis();
     const kafkaDir = join(this.files.data, 'kafka');
     const kafkaProps = cfg('kafka.properties', kafkaProperties(p, kafkaDir));
     const log4j = cfg('kafka-log4j.properties', kafkaLog4j);
@@ -179,20 +170,90 @@ export class Supervisor {
     });
   }
 
+  /** lean: one Redis. ha: redis-0, redis-1, redis-2 and three Sentinels (see redis-ha.ts). */
+  private defineRedis() {
+    const p = this.ports;
+    const ping = (port: number) => {
+      let client: Redis | undefined;
+      return async () => {
+        client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
+        if (client.status === 'wait') await client.connect().catch(() => undefined);
+        return (await client.ping().catch(() => '')) === 'PONG';
+      };
+    };
+    const dataDir = (name: string) => {
+      const dir = join(this.files.data, name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    };
+    if (this.opts.topology !== 'ha') {
+      this.add({
+        name: 'redis',
+        kind: 'infra',
+        port: p.redis,
+        url: `redis://127.0.0.1:${p.redis}`,
+        spec: {
+          command: toolPaths.redisServer,
+          args: ['--port', String(p.redis), '--bind', '127.0.0.1', '--dir', dataDir('redis'), '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'],
+          ready: ping(p.redis),
+        },
+      });
+      return;
+    }
+    p.redisNodes.forEach((port, i) =>
+      this.add({
+        name: `redis-${i}`,
+        kind: 'infra',
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        // Back at once, a killed primary would simply be the primary again: the Sentinels must see it gone.
+        spec: { command: toolPaths.redisServer, args: redisNodeArgs(i, p, dataDir(`redis-${i}`)), ready: ping(port), restartDelayMs: redisNodeRestartDelayMs },
+      }),
+    );
+    p.sentinels.forEach((port, i) => {
+      const name = `sentinel-${i}`;
+      const file = join(this.files.config, `${name}.conf`); // Sentinel rewrites its own file as it learns
+      writeFileSync(file, sentinelConfig(port, p, dataDir(name)));
+      let client: Redis | undefined;
+      this.add({
+        name,
+        kind: 'infra',
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        spec: {
+          command: toolPaths.redisServer,
+          args: [file, '--sentinel'],
+          // Ready once it knows the primary, both replicas and both other Sentinels: a quorum can act from then on.
+          ready: async () => {
+            client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
+            if (client.status === 'wait') await client.connect().catch(() => undefined);
+            const [replicas, sentinels] = await Promise.all([client.call('SENTINEL', 'replicas', sentinelMaster), client.call('SENTINEL', 'sentinels', sentinelMaster)]).catch(() => [[], []]);
+            return (replicas as unknown[]).length >= p.redisNodes.length - 1 && (sentinels as unknown[]).length >= p.sentinels.length - 1;
+          },
+        },
+      });
+    });
+  }
+
   private serviceEnv(svc: ServiceName): NodeJS.ProcessEnv {
     const p = this.ports;
     const via = (edge: (typeof edges)[number]['name']) => `127.0.0.1:${p.proxies[edge]}`;
     const common = { HOST: '127.0.0.1', FAULTLINE_RESILIENCE: this.opts.resilience, LOG_LEVEL: 'info' };
+    // In the HA topology a client asks the Sentinels for the primary, and reaches whichever node it is through its own proxy.
+    const redis = (edge: (typeof edges)[number]['name']) => ({
+      REDIS_URL: `redis://${via(edge)}`,
+      ...(this.opts.topology === 'ha' ? { REDIS_SENTINELS: p.sentinels.map((port) => `127.0.0.1:${port}`).join(','), REDIS_SENTINEL_MASTER: sentinelMaster, REDIS_NAT_MAP: natMapFor(p, edge) } : {}),
+    });
     switch (svc) {
       case 'catalog':
-        return { ...common, REDIS_URL: `redis://${via('catalog-redis')}` };
+        return { ...common, ...redis('catalog-redis') };
       case 'orders':
-        return { ...common, REDIS_URL: `redis://${via('orders-redis')}`, KAFKA_BROKERS: via('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
+        return { ...common, ...redis('orders-redis'), KAFKA_BROKERS: via('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
       case 'kitchen':
-        return { ...common, REDIS_URL: `redis://${via('kitchen-redis')}`, KAFKA_BROKERS: via('kitchen-kafka') };
+        return { ...common, ...redis('kitchen-redis'), KAFKA_BROKERS: via('kitchen-kafka') };
       case 'gateway': {
         const API_KEYS = Object.entries(this.apiKeys).map(([client, key]) => `${client}:${key}`).join(',');
-        return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, REDIS_URL: `redis://${via('gateway-redis')}`, API_KEYS };
+        return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, ...redis('gateway-redis'), API_KEYS };
       }
     }
   }
@@ -217,6 +278,8 @@ export class Supervisor {
               // Connection ageing is for NetworkPolicies, which spare open connections; Toxiproxy stalls them itself.
               // Measured here: with it on, a 200/s flood made the gateway miss its liveness probes (traffic-flood 0 of 3).
               CONNECTION_MAX_AGE_MS: '0',
+              // With a replica to wait for, orders and kitchen acknowledge only replicated writes (a --set can turn it off).
+              ...(this.opts.topology === 'ha' && (svc === 'orders' || svc === 'kitchen') ? { REDIS_WAIT_REPLICAS: '1' } : {}),
               ...this.opts.settings[svc],
               ...this.serviceEnv(svc),
               PORT: String(port),
@@ -287,10 +350,10 @@ export class Supervisor {
     this.log(`starting ${infra.map((c) => c.name).join(', ')}`);
     for (const c of infra) c.process.start();
     this.recordPids();
-    await this.waitReady(infra, 'infrastructure', 120_000);
-    await this.toxiproxy.populate(
-      edges.map((e) => ({ name: e.name, listen: `127.0.0.1:${this.ports.proxies[e.name]}`, upstream: `127.0.0.1:${this.upstreamPort(proxyUpstream(e))}`, enabled: true })),
-    );
+    // Sentinels and the replica reach the Redis nodes through proxies: those are made before anything waits on them.
+    await this.waitReady(infra.filter((c) => !c.name.startsWith('sentinel-')), 'infrastructure', 120_000);
+    await this.toxiproxy.populate(this.proxies.map((proxy) => ({ name: proxy.name, listen: `127.0.0.1:${proxy.listen}`, upstream: `127.0.0.1:${proxy.upstream}`, enabled: true })));
+    await this.waitReady(infra.filter((c) => c.name.startsWith('sentinel-')), 'Sentinels', 60_000);
     await this.createTopic();
     this.log(`proxies ${edges.map((e) => e.name).join(', ')}; topic orders.placed with ${this.opts.partitions} partitions`);
     for (const [svc, port] of Object.entries(this.ports.services) as [ServiceName, number][]) {
@@ -304,6 +367,10 @@ export class Supervisor {
     for (const c of replicas) c.process.start();
     this.recordPids();
     this.probeTimer = setInterval(() => this.probeAll(), 1000);
+    if (this.opts.topology === 'ha') {
+      await this.readPrimary();
+      this.primaryTimer = setInterval(() => void this.readPrimary(), 500);
+    }
     this.faults.start();
     await this.waitReady(replicas, 'services', 120_000);
     this.updateEndpoints();
@@ -311,12 +378,16 @@ export class Supervisor {
     this.log('ready');
   }
 
-  private upstreamPort(upstream: Upstream) {
-    const p = this.ports;
-    if (upstream === 'redis') return p.redis;
-    if (upstream === 'kafka-orders') return p.kafkaOrders;
-    if (upstream === 'kafka-kitchen') return p.kafkaKitchen;
-    return p.services[upstream as ServiceName]!;
+  /** Sentinel's view of which node is primary, for status, the metrics and pod-kill's choice by role. */
+  private async readPrimary() {
+    const primary = await primaryNow(this.ports);
+    if (!primary) return;
+    if (this.redisPrimary && primary !== this.redisPrimary) {
+      this.failoversMetric.inc();
+      this.log(`Sentinel names ${primary} primary (was ${this.redisPrimary})`);
+    }
+    this.redisPrimary = primary;
+    this.ports.redisNodes.forEach((_, i) => this.primaryMetric.set({ node: `redis-${i}` }, `redis-${i}` === primary ? 1 : 0));
   }
 
   /** Each process's result updates the endpoints as it comes: a frozen replica's slow probes hold back no other. */
@@ -330,6 +401,7 @@ export class Supervisor {
       phase: this.phase,
       supervisor: { pid: process.pid, url: `http://127.0.0.1:${this.ports.control}` },
       portBase: this.opts.portBase,
+      topology: this.opts.topology,
       resilience: this.opts.resilience,
       apiKey: this.apiKeys.local!,
       apiKeys: this.apiKeys,
@@ -341,6 +413,7 @@ export class Supervisor {
         toxiproxy: `http://127.0.0.1:${this.ports.toxiproxy}`,
         kafka: `127.0.0.1:${this.ports.kafka}`,
         redis: `redis://127.0.0.1:${this.ports.redis}`,
+        ...(this.opts.topology === 'ha' ? { sentinels: this.ports.sentinels.map((port) => `127.0.0.1:${port}`).join(',') } : {}),
         otlp: `http://127.0.0.1:${this.ports.otlpHttp}`,
         dashboard: `http://127.0.0.1:${this.ports.dashboard}/`,
       },
@@ -348,6 +421,7 @@ export class Supervisor {
         name: c.name,
         kind: c.kind,
         ...(c.service ? { service: c.service, replica: c.replica } : {}),
+        ...(this.redisPrimary && /^redis-\d$/.test(c.name) ? { role: c.name === this.redisPrimary ? 'primary' : 'replica' } : {}),
         health: c.process.health,
         pid: c.process.pid ?? null,
         restarts: c.process.restarts,
@@ -385,6 +459,9 @@ export class Supervisor {
         if (down.length > 0) return void res.status(409).json({ error: { code: 'replica_not_running', message: `not running now: ${down.join(', ')}` } });
         return void res.status(201).json(await this.faults.pause(f, targets as Array<{ name: string; pid: number }>));
       }
+      if (!('target' in f) && !this.proxies.some((proxy) => proxy.edge === f.edge && (!f.nodes || f.nodes.includes(proxy.name)))) {
+        return void res.status(404).json({ error: { code: 'edge_not_found', message: `${f.edge}${f.nodes ? ` of ${f.nodes.join(', ')}` : ''} exists only in the HA topology (faultline up --topology ha); this stack is ${this.opts.topology}` } });
+      }
       res.status(201).json('target' in f ? this.faults.track(f) : await this.faults.inject(f));
     });
     app.delete('/faults/:id', async (req, res) => {
@@ -395,7 +472,7 @@ export class Supervisor {
     app.post('/kill', async (req, res) => {
       const parsed = z.strictObject({ replicas: z.array(z.string()).min(1) }).safeParse(req.body);
       if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_kill', message: z.prettifyError(parsed.error) } });
-      const unknown = parsed.data.replicas.filter((name) => !this.replica(name));
+      const unknown = parsed.data.replicas.filter((name) => !this.replica(name) && !this.redisNode(name));
       if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
       res.json(await Promise.all(parsed.data.replicas.map((name) => this.kill(name))));
     });
@@ -412,6 +489,11 @@ export class Supervisor {
 
   private replica(name: string) {
     return this.components.find((c) => c.kind === 'replica' && c.name === name);
+  }
+
+  /** A node of the HA topology's Redis, which a pod-kill may take too (a replica takes over). */
+  private redisNode(name: string) {
+    return this.opts.topology === 'ha' ? this.components.find((c) => c.kind === 'infra' && /^redis-\d$/.test(c.name) && c.name === name) : undefined;
   }
 
   /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
@@ -432,6 +514,7 @@ export class Supervisor {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
     clearInterval(this.probeTimer);
+    clearInterval(this.primaryTimer);
     this.faults.stop();
     await this.faults.thawAll();
     this.log('stopping');

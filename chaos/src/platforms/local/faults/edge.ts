@@ -16,13 +16,14 @@ export const edgeFault = <P extends EdgeKind>(api: SupervisorApi): FaultImplemen
       direction: planned.direction,
       durationMs: planned.durationMs,
       jitterMs: planned.kind === 'latency' ? planned.jitterMs : 0,
+      ...(planned.nodes ? { nodes: planned.nodes } : {}),
       ...(latencyMs ? { latencyMs } : {}),
     });
     const probe = injected.evidence.injected;
     // A request through the proxy: a partition leaves it unanswered, latency delays its answer.
     const effective = planned.kind === 'network-partition' ? probe?.answered === false : probe?.answered === true && probe.ms >= 0.8 * (latencyMs ?? 0);
     return {
-      target: planned.edge,
+      target: planned.nodes ? `${planned.edge} (${planned.nodes.join(', ')})` : planned.edge,
       injectedAt: injected.injectedAt,
       evidence: { id: injected.id, direction: planned.direction, toxics: injected.toxics, expiresAt: injected.expiresAt, probe },
       effective,

@@ -1,0 +1,73 @@
+// The HA topology's Redis: redis-0, redis-1 and redis-2 (a primary and two replicas, in any order after a failover)
+// and three Sentinels that agree (quorum 2) on which is primary. Two replicas, because acknowledgements wait for one
+// (WAIT 1): with a single replica, no order could be acknowledged while either node is down. Sentinels and replicas know each node only by its node proxy,
+// so that the links between nodes go through Toxiproxy as every other edge does.
+import { Redis } from 'ioredis';
+import type { Ports } from './layout.ts';
+
+/** The name Sentinel monitors the primary under, which clients ask for. */
+export const sentinelMaster = 'faultline';
+
+/**
+ * Sentinel's timings for a stack that fails over in seconds (the defaults, 30 s and 3 min, are for networks less sure
+ * than loopback): a primary is down after 1 s without an answer. A failover that finds no replica with fresh INFO
+ * (Sentinel reads replicas every 10 s until the primary is down, then every second) aborts, and is retried after
+ * twice the failover timeout: 5 s here.
+ */
+export const sentinelTimings = { downAfterMs: 1000, failoverTimeoutMs: 2500 };
+
+/** A killed node stays down this long, as a pod rescheduled off a lost node would: past a failover's retry. */
+export const redisNodeRestartDelayMs = 10_000;
+
+export function sentinelConfig(port: number, p: Ports, dir: string) {
+  return `port ${port}
+bind 127.0.0.1
+daemonize no
+dir ${dir}
+sentinel resolve-hostnames no
+sentinel monitor ${sentinelMaster} 127.0.0.1 ${p.redisNodeProxies[0]} 2
+sentinel down-after-milliseconds ${sentinelMaster} ${sentinelTimings.downAfterMs}
+sentinel failover-timeout ${sentinelMaster} ${sentinelTimings.failoverTimeoutMs}
+sentinel parallel-syncs ${sentinelMaster} 1
+`;
+}
+
+/** redis-server arguments for node i: it announces itself by its node proxy; the others start as redis-0's replicas. */
+export function redisNodeArgs(i: number, p: Ports, dir: string): string[] {
+  return [
+    '--port', String(p.redisNodes[i]),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'yes',
+    '--appendfsync', 'everysec',
+    '--daemonize', 'no',
+    '--replica-announce-ip', '127.0.0.1',
+    '--replica-announce-port', String(p.redisNodeProxies[i]),
+    ...(i === 0 ? [] : ['--replicaof', '127.0.0.1', String(p.redisNodeProxies[0])]),
+  ];
+}
+
+/** Each client's view of the nodes: the address Sentinel announces, rewritten to this client's own proxy to that node. */
+export function natMapFor(p: Ports, edge: string): string {
+  const own = (node: number) => (node === 0 ? p.proxies[edge as keyof Ports['proxies']] : p.redisNodeClientProxies(edge, node));
+  return p.redisNodeProxies.map((announced, i) => `127.0.0.1:${announced}=127.0.0.1:${own(i)}`).join(',');
+}
+
+/** Which node the Sentinels name primary now (asking each until one answers), or undefined if none does. */
+export async function primaryNow(p: Ports): Promise<string | undefined> {
+  for (const port of p.sentinels) {
+    const sentinel = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 500 }).on('error', () => undefined);
+    try {
+      await sentinel.connect();
+      const addr = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster)) as [string, string] | null;
+      const node = addr ? p.redisNodeProxies.indexOf(Number(addr[1])) : -1;
+      if (node >= 0) return `redis-${node}`;
+    } catch {
+      // the next Sentinel
+    } finally {
+      sentinel.disconnect();
+    }
+  }
+  return undefined;
+}
