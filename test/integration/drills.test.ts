@@ -94,6 +94,10 @@ method:
     expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/replicas/);
     expect((await pause({ replicas: ['kitchen-0; rm'] })).status).toBe(400);
     expect((await pause({ durationMs: 0 })).status).toBe(400);
+    // The links between Redis nodes exist only in the HA topology; this stack is lean.
+    const store = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['redis-0'] });
+    expect(store.status).toBe(404);
+    expect(((await store.json()) as { error: { message: string } }).error.message).toContain('exists only in the HA topology (faultline up --topology ha); this stack is lean');
     expect((await faults()).filter((f) => f.drill === 'x')).toEqual([]);
   });
 

@@ -51,6 +51,10 @@ describe('service configuration', () => {
     ['orders', { LAG_POLL_MS: '5' }, /LAG_POLL_MS="5"/],
     ['kitchen', { KITCHEN_STATIONS: '0' }, /KITCHEN_STATIONS="0"/],
     ['kitchen', { KITCHEN_SESSION_TIMEOUT_MS: '500' }, /KITCHEN_SESSION_TIMEOUT_MS="500"/],
+    ['orders', { REDIS_WAIT_REPLICAS: '-1' }, /REDIS_WAIT_REPLICAS="-1"/],
+    ['kitchen', { REDIS_WAIT_TIMEOUT_MS: '0' }, /REDIS_WAIT_TIMEOUT_MS="0"/],
+    ['catalog', { REDIS_SENTINELS: '127.0.0.1' }, /REDIS_SENTINELS="127.0.0.1": expected host:port/],
+    ['gateway', { REDIS_NAT_MAP: '127.0.0.1:1>127.0.0.1:2' }, /REDIS_NAT_MAP="127.0.0.1:1>127.0.0.1:2": expected announced-host:port=reachable-host:port/],
   ])('%s refuses a malformed resilience setting %j with exit 2', (svc, bad, message) => {
     const wiring = { PORT: '1', REDIS_URL: 'redis://127.0.0.1:1', KAFKA_BROKERS: '127.0.0.1:1', CATALOG_URL: 'http://127.0.0.1:1', ORDERS_URL: 'http://127.0.0.1:1', API_KEYS: 'local:0123456789abcdef' };
     const r = spawnSync(process.execPath, [join(repoRoot, `services/${svc}/src/main.ts`)], { encoding: 'utf8', env: { PATH: process.env.PATH, ...wiring, ...bad } });
@@ -77,6 +81,7 @@ describe('runtime options', () => {
     [{ portBase: 'abc' }, {}, /--port-base/],
     [{}, { FAULTLINE_PORT_BASE: '80' }, /FAULTLINE_PORT_BASE/],
     [{}, { FAULTLINE_RESILIENCE: 'maybe' }, /--resilience/],
+    [{ topology: 'cluster' }, {}, /--topology \/ FAULTLINE_TOPOLOGY: Invalid option: expected one of "lean"\|"ha"/],
     [{ replicas: 'catalog' }, {}, /--replicas: expected service=count/],
     [{ replicas: 'cashier=2' }, {}, /unknown service "cashier"/],
     [{ replicas: 'kitchen=9' }, {}, /kitchen=9 must be a whole number from 1 to 5/],
@@ -84,8 +89,8 @@ describe('runtime options', () => {
     expect(() => runtimeOptions(flags, environment)).toThrow(UsageError);
     expect(() => runtimeOptions(flags, environment)).toThrow(message);
   });
-  it('gives every component its own port', () => {
-    const ports = allPorts({ ...defaultOptions(), replicas: { gateway: 5, catalog: 5, orders: 5, kitchen: 5 } }).map(([, p]) => p);
+  it.each(['lean', 'ha'] as const)('gives every component its own port (%s topology)', (topology) => {
+    const ports = allPorts({ ...defaultOptions(), topology, replicas: { gateway: 5, catalog: 5, orders: 5, kitchen: 5 } }).map(([, p]) => p);
     expect(new Set(ports).size).toBe(ports.length);
   });
 });
@@ -107,6 +112,8 @@ describe('the CLI answers bad input with exit 2', () => {
     [['up', '--set', 'gateway'], /--set: expected service.SETTING=value/],
     [['up', '--set', 'cashier.RATE_LIMIT_RPS=5'], /--set: unknown service "cashier"/],
     [['up', '--set', 'gateway.API_KEYS=x:y'], /API_KEYS is wired by the runtime/],
+    [['up', '--set', 'orders.REDIS_SENTINELS=127.0.0.1:1'], /REDIS_SENTINELS is wired by the runtime/],
+    [['up', '--topology', 'cluster'], /--topology \/ FAULTLINE_TOPOLOGY: Invalid option/],
     [['status', '--bogus'], /unknown option '--bogus'/],
     [['launch'], /unknown command 'launch'/],
     [['drill', 'run', 'chaos/drills/catalog-outage.yaml', '--report-dir', '/proc/faultline-reports'], /--report-dir: cannot write to \/proc\/faultline-reports\/catalog-outage/],

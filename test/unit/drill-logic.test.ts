@@ -35,6 +35,20 @@ describe('selecting replicas', () => {
     expect(() => planFault(pause('fixed', 4), { replicas: { kitchen: kitchens }, edges: localEdges })).toThrow(/^pause: mode fixed would take every replica of kitchen \(4\)/);
     expect(() => planFault(pause('one'), { replicas: {}, edges: localEdges })).toThrow(/^pause: service kitchen has no ready replicas$/);
   });
+  it('kills a Redis node by its role, only where Sentinel can promote another', () => {
+    const kill = (role?: 'primary' | 'replica') => ({ kind: 'pod-kill' as const, selector: { service: 'redis' as const, ...(role ? { role } : {}) }, mode: 'one' as const });
+    const ha = { replicas: { redis: ['redis-0', 'redis-1', 'redis-2'] }, edges: localEdges, roles: { 'redis-0': 'replica', 'redis-1': 'primary', 'redis-2': 'replica' } };
+    expect(planFault(kill('primary'), ha)).toMatchObject({ kind: 'pod-kill', service: 'redis', replicas: ['redis-1'] });
+    expect((planFault(kill('replica'), ha) as { replicas: string[] }).replicas[0]).toMatch(/^redis-[02]$/);
+    expect(() => planFault(kill('primary'), { replicas: { redis: ['redis'] }, edges: localEdges })).toThrow(/^pod-kill: redis runs as one instance here, so killing it is an outage, not a failover; .*--topology ha/);
+  });
+  it('cuts only the primary\'s links between Redis nodes when the selector names the role', () => {
+    const cut = { kind: 'network-partition' as const, selector: { service: 'redis' as const, role: 'primary' as const }, target: { service: 'redis' as const }, direction: 'both' as const, duration: 1000 };
+    const ha = { replicas: {}, edges: [...localEdges, 'redis-redis'], roles: { 'redis-0': 'primary', 'redis-1': 'replica', 'redis-2': 'replica' } };
+    expect(planFault(cut, ha)).toMatchObject({ edge: 'redis-redis', nodes: ['redis-0'] });
+    expect(() => planFault(cut, { replicas: {}, edges: localEdges })).toThrow(/redis does not talk to redis; the edges are/);
+    expect(() => planFault({ ...cut, selector: { service: 'redis', role: 'primary' }, target: { service: 'kafka' } }, ha)).toThrow(/redis does not talk to kafka/);
+  });
   it('refuses an edge that does not exist, naming the ones that do', () => {
     const fault = { kind: 'network-partition' as const, selector: { service: 'kitchen' as const }, target: { service: 'catalog' as const }, direction: 'both' as const, duration: 1000 };
     expect(() => planFault(fault, { replicas: {}, edges: localEdges })).toThrow(/kitchen does not talk to catalog; the edges are gateway-catalog/);
