@@ -37,6 +37,12 @@ describe('service configuration', () => {
     expect(r.stderr).toContain(message);
     expect(r.stdout).not.toContain('bringing a stack up');
   });
+  it('bench:topology refuses an unknown option with exit 2 before starting anything', () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/topology-cost.ts'), '--topologies', 'ha'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--topologies'");
+    expect(r.stdout).not.toContain('bringing the stack up');
+  });
   it('stops a service at start-up with exit 2 on a malformed setting', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'services/catalog/src/main.ts')], { encoding: 'utf8', env: { PATH: process.env.PATH, PORT: '99999', REDIS_URL: 'redis://127.0.0.1:1' } });
     expect(r.status).toBe(2);
