@@ -1,19 +1,11 @@
 // pause: replicas of a service freeze for a while and then go on, as a long GC pause or a stalled VM would (SIGSTOP,
 // then SIGCONT). The gray failure heartbeats exist for: the process holds its connections and answers nothing.
 import { z } from 'zod';
-import { faultDuration, formatDuration, mode, selector } from '../fields.ts';
+import { faultDuration, formatDuration, selector } from '../fields.ts';
 import type { FaultKind } from './kind.ts';
-import { chooseReplicas, valueWithMode } from './pod-kill.ts';
+import { chooseReplicas, modeFields, valueRule } from './pod-kill.ts';
 
-const schema = z
-  .strictObject({
-    kind: z.literal('pause'),
-    selector,
-    mode: mode.default('one'),
-    value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
-    duration: faultDuration,
-  })
-  .refine(valueWithMode, { message: 'value is required with mode fixed or fixed-percent, and only then', path: ['value'] });
+const schema = z.strictObject({ kind: z.literal('pause'), selector, ...modeFields, duration: faultDuration }).refine(...valueRule);
 export type Pause = z.infer<typeof schema>;
 
 export interface PlannedPause {

@@ -6,16 +6,17 @@ import { mode, podSelector } from '../fields.ts';
 import type { Inventory } from '../platform.ts';
 import type { FaultKind } from './kind.ts';
 
-export const valueWithMode = (f: { mode: string; value?: number }) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined);
+/** How many replicas a kill or a pause takes: Chaos Mesh's mode, with a value where the mode needs one (see valueRule). */
+export const modeFields = {
+  mode: mode.default('one'),
+  value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
+};
+export const valueRule: [(f: { mode: string; value?: number }) => boolean, { message: string; path: string[] }] = [
+  (f) => (f.mode === 'fixed' || f.mode === 'fixed-percent') === (f.value !== undefined),
+  { message: 'value is required with mode fixed or fixed-percent, and only then', path: ['value'] },
+];
 
-const schema = z
-  .strictObject({
-    kind: z.literal('pod-kill'),
-    selector: podSelector,
-    mode: mode.default('one'),
-    value: z.number().int().min(1).optional().meta({ description: 'the number (fixed) or percentage (fixed-percent) of replicas' }),
-  })
-  .refine(valueWithMode, { message: 'value is required with mode fixed or fixed-percent, and only then', path: ['value'] });
+const schema = z.strictObject({ kind: z.literal('pod-kill'), selector: podSelector, ...modeFields }).refine(...valueRule);
 export type PodKill = z.infer<typeof schema>;
 
 export interface PlannedPodKill {
