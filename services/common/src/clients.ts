@@ -24,8 +24,9 @@ export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_S
         role: 'master',
         ...(settings.REDIS_NAT_MAP ? { natMap: settings.REDIS_NAT_MAP } : {}),
         sentinelRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 1000),
-        // A primary that answers as a replica (just demoted) is dropped and the Sentinels asked again.
+        // Told of a failover by the Sentinels (+switch-master), it reconnects at once, not at its next error.
         failoverDetector: true,
+        // A primary that answers as a replica (just demoted) is dropped, and the Sentinels asked again.
         reconnectOnError: (err) => err.message.startsWith('READONLY'),
       })
     : new Redis(settings.REDIS_URL, common);

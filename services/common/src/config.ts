@@ -46,7 +46,7 @@ const hostPort = /^[\w.-]+:\d{1,5}$/;
 
 /**
  * How a service reaches Redis: REDIS_URL, or, where Redis runs with Sentinel, the Sentinels to ask for the current
- * primary (REDIS_URL is then the address used before Sentinel answers: no command goes to it). REDIS_NAT_MAP rewrites
+ * primary (REDIS_URL is then not used). REDIS_NAT_MAP rewrites
  * the node addresses Sentinel announces into the ones this service can reach (its own proxies, in the local runtime).
  * REDIS_WAIT_REPLICAS > 0 makes a write count only once that many replicas have it (WAIT), within REDIS_WAIT_TIMEOUT_MS.
  */

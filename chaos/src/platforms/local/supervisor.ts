@@ -460,7 +460,11 @@ export class Supervisor {
         return void res.status(201).json(await this.faults.pause(f, targets as Array<{ name: string; pid: number }>));
       }
       if (!('target' in f) && !this.proxies.some((proxy) => proxy.edge === f.edge && (!f.nodes || f.nodes.includes(proxy.name)))) {
-        return void res.status(404).json({ error: { code: 'edge_not_found', message: `${f.edge}${f.nodes ? ` of ${f.nodes.join(', ')}` : ''} exists only in the HA topology (faultline up --topology ha); this stack is ${this.opts.topology}` } });
+        const message =
+          this.opts.topology === 'ha'
+            ? `no Redis node ${f.nodes?.join(', ')}; the nodes are ${this.ports.redisNodes.map((_, i) => `redis-${i}`).join(', ')}`
+            : `${f.edge} exists only in the HA topology (faultline up --topology ha); this stack is lean`;
+        return void res.status(404).json({ error: { code: 'edge_not_found', message } });
       }
       res.status(201).json('target' in f ? this.faults.track(f) : await this.faults.inject(f));
     });
