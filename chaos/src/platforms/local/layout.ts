@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { projectRoot } from '../../core/paths.ts';
-import { edges, shopServices, storeEdges, type Edge, type EdgeName } from '../../core/topology.ts';
+import { edges, shopServices, storeEdges, type EdgeName } from '../../core/topology.ts';
 
 export const serviceNames = shopServices;
 export type ServiceName = (typeof serviceNames)[number];
@@ -40,7 +40,7 @@ export const proxyUpstream = (edge: (typeof edges)[number]) => (edge.server === 
 export type Upstream = ReturnType<typeof proxyUpstream>;
 export { edges, type EdgeName };
 
-/** The client edges to Redis: in the HA topology each has a second proxy, to the other Redis node. */
+/** The client edges to Redis: in the HA topology each has one more proxy per further Redis node. */
 export const redisEdges = edges.filter((e) => e.server === 'redis');
 
 /** Fixed offsets from one base port, so one setting moves the whole stack. */
