@@ -102,7 +102,8 @@ method:
   });
 
   it('thaws a paused replica by its deadline, with no drill left to ask', async () => {
-    const kitchen = stack.components.find((c) => c.name === 'kitchen-0')!;
+    // Now, not at set-up: the showcase drills have killed and replaced kitchen workers since.
+    const kitchen = ((await (await fetch(`${control}/status`)).json()) as typeof stack).components.find((c) => c.name === 'kitchen-0' && c.health === 'ready')!;
     const res = await fetch(`${control}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'deadline-thaw', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1500 }) });
     expect(res.status).toBe(201);
     const fault = (await res.json()) as { id: string; evidence: { stopped: Array<{ pid: number; state: string }> } };
