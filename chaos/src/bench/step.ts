@@ -1,6 +1,7 @@
 // One k6 step of the benchmark: a constant arrival rate for a few seconds, with the CPU that k6 and the shop used.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { procStat } from '../core/host.ts';
 import { startK6 } from '../platforms/local/k6.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
 import { k6Bottleneck, type StepCounts } from './stats.ts';
@@ -9,13 +10,8 @@ const ticksPerSecond = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) a process has used, or undefined once it is gone. */
 export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime and stime are fields 14 and 15
-  } catch {
-    return undefined;
-  }
+  const fields = procStat(pid);
+  return fields && (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime and stime are fields 14 and 15
 }
 
 export interface BenchTarget {

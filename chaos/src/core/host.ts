@@ -1,5 +1,21 @@
-// The few things faultline asks of the machine it runs on: free loopback ports, and whether a pid still lives.
+// The few things faultline asks of the machine it runs on: free loopback ports, whether a pid still lives, and its
+// state in /proc.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (which is in parentheses and may itself hold spaces or
+ * parentheses): [0] is the state, [1] the parent pid, [11] and [12] user and system CPU in clock ticks. Undefined once
+ * the process is gone.
+ */
+export function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
 
 export function isAlive(pid: number) {
   try {

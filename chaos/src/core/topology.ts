@@ -32,7 +32,9 @@ export type EdgeName = Edge['name'];
 /** The edges of the shop itself, on every platform. */
 export const edgeNames = edges.map((e) => e.name) as Array<(typeof edges)[number]['name']>;
 
-export const edgeBetween = (client: string, server: string): Edge | undefined => [...edges, ...storeEdges].find((e) => e.client === client && e.server === server);
+const allEdges: readonly Edge[] = [...edges, ...storeEdges];
+export const edgeBetween = (client: string, server: string): Edge | undefined => allEdges.find((e) => e.client === client && e.server === server);
+export const edgeNamed = (name: EdgeName): Edge => allEdges.find((e) => e.name === name)!;
 
 /** What speaks on an edge, for probes that check whether it answers. */
 export const protocolOf = (edge: Edge): 'http' | 'redis' | 'kafka' => (edge.server === 'redis' ? 'redis' : edge.server === 'kafka' ? 'kafka' : 'http');

@@ -1,4 +1,4 @@
-import { keys } from '@faultline/common';
+import { keys, redisSettings } from '@faultline/common';
 import { Redis } from 'ioredis';
 import type { Ack } from './k6.ts';
 
@@ -62,7 +62,7 @@ export function redisLedger(where: { url: string } | { sentinels: string; master
   const redis =
     'url' in where
       ? new Redis(where.url, options)
-      : new Redis({ ...options, name: where.master ?? 'faultline', sentinels: where.sentinels.split(',').map((hp) => ({ host: hp.split(':')[0], port: Number(hp.split(':')[1]) })) });
+      : new Redis({ ...options, name: where.master ?? 'faultline', sentinels: redisSettings.REDIS_SENTINELS.parse(where.sentinels) });
   const connected = redis.connect();
   const inChunks = async (ids: string[], read: (chunk: string[]) => Promise<Array<unknown>>) => {
     await connected;

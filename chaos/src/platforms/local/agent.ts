@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Gauge, Registry } from 'prom-client';
 import { faultGauges } from '../../core/fault-metrics.ts';
-import { edgeBetween, edgeNames, protocolOf, storeEdges, type EdgeName } from '../../core/topology.ts';
+import { edgeNamed, edgeNames, protocolOf, storeEdges, type EdgeName } from '../../core/topology.ts';
 import { probeEdge, type EdgeProbeResult } from './edge-probe.ts';
 import { freeze, thaw, type FrozenTarget, type ProcessState } from './freeze.ts';
 import type { Toxic, createToxiproxy } from './toxiproxy.ts';
@@ -63,7 +63,7 @@ export interface AgentFault extends Omit<EdgeFaultRequest, 'kind' | 'edge' | 'di
   evidence: { injected?: EdgeProbeResult; recovered?: EdgeProbeResult; stopped?: ProcessState[]; resumed?: ProcessState[] };
 }
 
-const protocolOfEdge = (edge: EdgeName) => protocolOf(edgeBetween(...(edge.split('-') as [string, string]))!);
+const protocolOfEdge = (edge: EdgeName) => protocolOf(edgeNamed(edge));
 
 /** The proxies that carry an edge's traffic; the first is where a probe checks that the fault is in force. */
 export type EdgeProxies = (edge: EdgeName) => Array<{ name: string; listen: number }>;

@@ -1,6 +1,6 @@
 // Freezing and thawing replicas by pid, for the pause fault: SIGSTOP and SIGCONT, with the kernel's word on each
 // process's state (/proc/<pid>/stat) as evidence.
-import { readFileSync } from 'node:fs';
+import { procStat } from '../../core/host.ts';
 import { sleep } from '../../core/time.ts';
 
 export interface FrozenTarget {
@@ -13,15 +13,7 @@ export interface ProcessState extends FrozenTarget {
   state: string;
 }
 
-export function processState(pid: number): string {
-  try {
-    // The state follows the command name, which is in parentheses and may itself hold spaces or parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? 'gone';
-  } catch {
-    return 'gone';
-  }
-}
+export const processState = (pid: number): string => procStat(pid)?.[0] ?? 'gone';
 
 const isStopped = (state: string) => state === 'T';
 

@@ -54,20 +54,25 @@ export function natMapFor(p: Ports, edge: string): string {
   return p.redisNodeProxies.map((announced, i) => `127.0.0.1:${announced}=127.0.0.1:${own(i)}`).join(',');
 }
 
-/** Which node the Sentinels name primary now (asking each until one answers), or undefined if none does. */
-export async function primaryNow(p: Ports): Promise<string | undefined> {
-  for (const port of p.sentinels) {
-    const sentinel = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 500 }).on('error', () => undefined);
-    try {
-      await sentinel.connect();
-      const addr = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster)) as [string, string] | null;
+/** A client for readiness and status reads: connects on first use, fails fast, and keeps trying to reconnect. */
+export function probeClient(port: number): () => Promise<Redis> {
+  let client: Redis | undefined;
+  return async () => {
+    client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
+    if (client.status === 'wait') await client.connect().catch(() => undefined);
+    return client;
+  };
+}
+
+/** Which node the Sentinels name primary now (asking each in turn until one answers), over one client per Sentinel. */
+export function primaryReader(p: Ports): () => Promise<string | undefined> {
+  const sentinels = p.sentinels.map(probeClient);
+  return async () => {
+    for (const sentinel of sentinels) {
+      const addr = (await (await sentinel()).call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null;
       const node = addr ? p.redisNodeProxies.indexOf(Number(addr[1])) : -1;
       if (node >= 0) return `redis-${node}`;
-    } catch {
-      // the next Sentinel
-    } finally {
-      sentinel.disconnect();
     }
-  }
-  return undefined;
+    return undefined;
+  };
 }

@@ -3,12 +3,11 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import express from 'express';
 import { Kafka, logLevel } from 'kafkajs';
-import { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ServiceBalancer } from './balancer.ts';
 import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
 import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
-import { natMapFor, primaryNow, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster } from './redis-ha.ts';
+import { natMapFor, primaryReader, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
@@ -54,6 +53,7 @@ export class Supervisor {
   private readonly balancers = new Map<ServiceName, ServiceBalancer>();
   private probeTimer?: NodeJS.Timeout;
   private primaryTimer?: NodeJS.Timeout;
+  private primaryNow?: () => Promise<string | undefined>;
   private readonly registry = new Registry();
   private readonly proxies: ProxySpec[];
   /** In the HA topology, the Redis node the Sentinels name primary, read every 500 ms. */
@@ -174,12 +174,8 @@ export class Supervisor {
   private defineRedis() {
     const p = this.ports;
     const ping = (port: number) => {
-      let client: Redis | undefined;
-      return async () => {
-        client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
-        if (client.status === 'wait') await client.connect().catch(() => undefined);
-        return (await client.ping().catch(() => '')) === 'PONG';
-      };
+      const client = probeClient(port);
+      return async () => (await (await client()).ping().catch(() => '')) === 'PONG';
     };
     const dataDir = (name: string) => {
       const dir = join(this.files.data, name);
@@ -214,7 +210,7 @@ export class Supervisor {
       const name = `sentinel-${i}`;
       const file = join(this.files.config, `${name}.conf`); // Sentinel rewrites its own file as it learns
       writeFileSync(file, sentinelConfig(port, p, dataDir(name)));
-      let client: Redis | undefined;
+      const client = probeClient(port);
       this.add({
         name,
         kind: 'infra',
@@ -225,9 +221,8 @@ export class Supervisor {
           args: [file, '--sentinel'],
           // Ready once it knows the primary, both replicas and both other Sentinels: a quorum can act from then on.
           ready: async () => {
-            client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
-            if (client.status === 'wait') await client.connect().catch(() => undefined);
-            const [replicas, sentinels] = await Promise.all([client.call('SENTINEL', 'replicas', sentinelMaster), client.call('SENTINEL', 'sentinels', sentinelMaster)]).catch(() => [[], []]);
+            const sentinel = await client();
+            const [replicas, sentinels] = await Promise.all([sentinel.call('SENTINEL', 'replicas', sentinelMaster), sentinel.call('SENTINEL', 'sentinels', sentinelMaster)]).catch(() => [[], []]);
             return (replicas as unknown[]).length >= p.redisNodes.length - 1 && (sentinels as unknown[]).length >= p.sentinels.length - 1;
           },
         },
@@ -368,6 +363,7 @@ export class Supervisor {
     this.recordPids();
     this.probeTimer = setInterval(() => this.probeAll(), 1000);
     if (this.opts.topology === 'ha') {
+      this.primaryNow = primaryReader(this.ports);
       await this.readPrimary();
       this.primaryTimer = setInterval(() => void this.readPrimary(), 500);
     }
@@ -380,7 +376,7 @@ export class Supervisor {
 
   /** Sentinel's view of which node is primary, for status, the metrics and pod-kill's choice by role. */
   private async readPrimary() {
-    const primary = await primaryNow(this.ports);
+    const primary = await this.primaryNow?.();
     if (!primary) return;
     if (this.redisPrimary && primary !== this.redisPrimary) {
       this.failoversMetric.inc();
