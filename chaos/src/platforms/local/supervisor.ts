@@ -7,7 +7,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { ServiceBalancer } from './balancer.ts';
 import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
 import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
-import { natMapFor, primaryReader, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster } from './redis-ha.ts';
+import { natMapFor, primaryReader, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
@@ -219,9 +219,10 @@ export class Supervisor {
         spec: {
           command: toolPaths.redisServer,
           args: [file, '--sentinel'],
-          // Ready once it knows the primary, both replicas and both other Sentinels: a quorum can act from then on.
+          // Ready once tuned and it knows the primary, both replicas and both other Sentinels: a quorum can act from then on.
           ready: async () => {
             const sentinel = await client();
+            await tuneSentinel(sentinel); // every probe: a restarted Sentinel forgets it
             const [replicas, sentinels] = await Promise.all([sentinel.call('SENTINEL', 'replicas', sentinelMaster), sentinel.call('SENTINEL', 'sentinels', sentinelMaster)]).catch(() => [[], []]);
             return (replicas as unknown[]).length >= p.redisNodes.length - 1 && (sentinels as unknown[]).length >= p.sentinels.length - 1;
           },
