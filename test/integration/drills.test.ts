@@ -100,7 +100,7 @@ method:
     expect(((await store.json()) as { error: { message: string } }).error.message).toContain('exists only in the HA topology (faultline up --topology ha); this stack is lean');
     const badNode = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['kafka-0'] });
     expect(badNode.status).toBe(400);
-    expect(((await badNode.json()) as { error: { message: string } }).error.message).toContain('expected a Redis node such as redis-0');
+    expect(((await badNode.json()) as { error: { message: string } }).error.message).toContain('expected a Redis or Kafka node such as redis-0');
     expect((await faults()).filter((f) => f.drill === 'x')).toEqual([]);
   });
 

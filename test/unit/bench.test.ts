@@ -3,7 +3,7 @@ import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchGoals, checkBenchFlags } from '../../chaos/src/bench/command.ts';
-import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
+import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, servingAgainMs, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -16,6 +16,22 @@ describe('bench statistics', () => {
     expect(p95(Array.from({ length: 101 }, (_, i) => i))).toBe(95);
     expect(quantile([], 0.5)).toBeUndefined();
     expect(distribution([100.4, 300, 200])).toEqual({ n: 3, medianMs: 200, p95Ms: 290, samplesMs: [100, 300, 200] });
+  });
+
+  it('times serving again after a failover from the last refused or slow request sent, not the first success', () => {
+    const a = (sentAt: number, ms: number, ok: boolean) => ({ sentAt, at: sentAt + ms, ok });
+    const kill = 1000;
+    const answers = [
+      a(900, 50, true), // before the kill: ignored
+      a(1100, 40, true), // another partition's order still gets through
+      a(1200, 4000, true), // held for 4 s, then acknowledged: slow
+      a(2000, 3000, false), // refused after 3 s: the last bad one sent
+      a(2500, 60, true),
+      a(3000, 50, true),
+    ];
+    expect(servingAgainMs(answers, kill, 1000)).toBe(2560 - kill);
+    expect(servingAgainMs([a(1100, 30, true)], kill, 1000)).toBe(130);
+    expect(servingAgainMs([a(1100, 30, false)], kill, 1000)).toBeUndefined();
   });
 
   it('counts goodput as 2xx within the objective, as a fraction of C', () => {
@@ -60,7 +76,7 @@ describe('bench statistics', () => {
     expect(atMost('t', 1300, 1000, ' ms')).toMatchObject({ met: false, gap: '300 ms over (30% above the goal)' });
     expect(atMost('t', undefined, 1000, ' ms')).toMatchObject({ met: 'n/a' });
     const goals = benchGoals({ overload: {}, timings: undefined, overhead: undefined });
-    expect(goals).toHaveLength(6);
+    expect(goals).toHaveLength(8);
     expect(goals.every((g) => g.met === 'n/a')).toBe(true);
   });
 });

@@ -42,6 +42,16 @@ describe('selecting replicas', () => {
     expect((planFault(kill('replica'), ha) as { replicas: string[] }).replicas[0]).toMatch(/^redis-[02]$/);
     expect(() => planFault(kill('primary'), { replicas: { redis: ['redis'] }, edges: localEdges })).toThrow(/^pod-kill: redis runs as one instance here, so killing it is an outage, not a failover; .*--topology ha/);
   });
+  it('kills the Kafka broker leading orders.placed, only where followers can take its partitions', () => {
+    const kill = (role?: 'leader' | 'follower') => ({ kind: 'pod-kill' as const, selector: { service: 'kafka' as const, topic: 'orders.placed' as const, ...(role ? { role } : {}) }, mode: 'one' as const });
+    // Roles of both stores sit in one map: a Kafka role picks among brokers only.
+    const ha = { replicas: { kafka: ['kafka-0', 'kafka-1', 'kafka-2'], redis: ['redis-0', 'redis-1', 'redis-2'] }, edges: localEdges, roles: { 'kafka-0': 'follower', 'kafka-1': 'follower', 'kafka-2': 'leader', 'redis-0': 'primary', 'redis-1': 'replica', 'redis-2': 'replica' } };
+    expect(planFault(kill('leader'), ha)).toMatchObject({ kind: 'pod-kill', service: 'kafka', replicas: ['kafka-2'] });
+    expect((planFault(kill('follower'), ha) as { replicas: string[] }).replicas[0]).toMatch(/^kafka-[01]$/);
+    expect(() => planFault(kill('leader'), { replicas: { kafka: ['kafka'], redis: ['redis-0', 'redis-1'] }, edges: localEdges, roles: { 'redis-0': 'primary', 'redis-1': 'replica' } })).toThrow(
+      /^pod-kill: kafka runs as one instance here, so killing it is an outage, not a failover; .*the controller moves a dead broker's partitions/,
+    );
+  });
   it('cuts only the primary\'s links between Redis nodes when the selector names the role', () => {
     const cut = { kind: 'network-partition' as const, selector: { service: 'redis' as const, role: 'primary' as const }, target: { service: 'redis' as const }, direction: 'both' as const, duration: 1000 };
     const ha = { replicas: {}, edges: [...localEdges, 'redis-redis'], roles: { 'redis-0': 'primary', 'redis-1': 'replica', 'redis-2': 'replica' } };

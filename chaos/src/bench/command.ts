@@ -1,5 +1,5 @@
 // `faultline bench overload`: capacity, goodput under overload (resilience on and off), detection and recovery
-// timings, and middleware overhead, on the local runtime with k6's open-model executors. Goals are reported with
+// timings, middleware overhead, and failover of Redis and Kafka on the HA topology, on the local runtime with k6's open-model executors. Goals are reported with
 // their gaps, never asserted: the exit code is 0 for a valid run, 1 when k6 (not the shop) limited the capacity
 // search or the run broke, 2 on bad input.
 import { writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { writableReportDir } from '../core/report-dir.ts';
 import { atLeast, atMost, type Goal } from './stats.ts';
 import { warmUp, type BenchTarget } from './step.ts';
 import { kitchenSessionTimeoutMs, measureTimings, type TimingsResult } from './timings.ts';
+import { measureFailover, type FailoverResult } from './failover.ts';
 
 export interface BenchResult {
   benchmark: 'overload';
@@ -32,6 +33,7 @@ export interface BenchResult {
   overload: { on?: OverloadResult; off?: OverloadResult };
   timings?: TimingsResult;
   overhead?: OverheadResult;
+  failover?: FailoverResult;
   goals: Goal[];
   notes: string[];
 }
@@ -53,7 +55,7 @@ export function checkBenchFlags(flags: Record<string, unknown>, stateDir: string
 }
 
 /** The goals from the issue, each met or missed by how much. */
-export function benchGoals(r: Pick<BenchResult, 'overload' | 'timings' | 'overhead'>): Goal[] {
+export function benchGoals(r: Pick<BenchResult, 'overload' | 'timings' | 'overhead' | 'failover'>): Goal[] {
   const at = (mode: 'on' | 'off', m: number) => r.overload[mode]?.steps.find((s) => s.multiple === m)?.goodputFraction;
   return [
     atLeast('resilience on: goodput at 3×C', at('on', 3), 0.9),
@@ -61,6 +63,8 @@ export function benchGoals(r: Pick<BenchResult, 'overload' | 'timings' | 'overhe
     atMost('resilience off: goodput at 10×C falls well below (at most half of C)', at('off', 10), 0.5, '·C', 2),
     atMost('catalog breaker opens after a cut, p95', r.timings?.breakerOpenMs.p95Ms, 1000, ' ms'),
     atMost(`frozen kitchen worker evicted from its group, p95 (1.5× its ${kitchenSessionTimeoutMs / 1000} s session)`, r.timings?.pauseEvictMs.p95Ms, 1.5 * kitchenSessionTimeoutMs, ' ms'),
+    atMost('Redis primary killed → the shop serving again, p95 (HA topology)', r.failover?.redisServingMs.p95Ms, 10_000, ' ms'),
+    atMost('Kafka leader killed → the shop serving again, p95 (HA topology)', r.failover?.kafkaServingMs.p95Ms, 5000, ' ms'),
     atMost('middleware cost, share of gateway throughput per core', r.overhead?.overheadFraction === undefined ? undefined : r.overhead.overheadFraction * 100, 20, '%', 1),
   ];
 }
@@ -107,23 +111,29 @@ export async function runBenchCommand(base: RuntimeOptions, rawFlags: Record<str
   };
   try {
     const on = await bring('on');
-    log(`phase 1/4: capacity (p99 of admitted orders ≤ ${flags.objectiveMs} ms, errors < 1%)`);
+    log(`phase 1/5: capacity (p99 of admitted orders ≤ ${flags.objectiveMs} ms, errors < 1%)`);
     await warmUp(on.target, on.orderUrls, log);
     result.capacity = await findCapacity(on.target, on.orderUrls, { start: 25, maxSteps: quick ? 5 : 7, stepS }, log);
     const C = result.capacity.capacityRps;
     log(`  capacity C = ${C}/s${result.capacity.valid ? '' : ` (INVALID: ${result.capacity.invalidReasons.join('; ')})`}`);
     if (C > 0) {
-      log(`phase 2/4: goodput under overload, resilience on (${multiples.join('×, ')}× C)`);
+      log(`phase 2/5: goodput under overload, resilience on (${multiples.join('×, ')}× C)`);
       result.overload.on = await overload(on.target, on.orderUrls, 'on', C, multiples, stepS, log);
-      log(`phase 3/4: detection and recovery, ${trials} trials`);
+      log(`phase 3/5: detection and recovery, ${trials} trials`);
       result.timings = await measureTimings(base.portBase, { kafka: on.s.urls.kafka, gateway: on.s.urls.gateway, gatewayReplica: on.gatewayReplica, orderReplicas: on.orderUrls, apiKey: on.target.apiKey }, trials, Math.max(5, Math.min(40, Math.round(C / 2))), log);
-      log(`phase 4/4: middleware overhead, full gateway against a bare pass-through, at ${Math.max(5, Math.round(C * 0.7))}/s`);
+      log(`phase 4/5: middleware overhead, full gateway against a bare pass-through, at ${Math.max(5, Math.round(C * 0.7))}/s`);
       result.overhead = await measureOverhead(on.target, Math.max(5, Math.round(C * 0.7)), stepS, log);
       await down(base, quiet);
       const off = await bring('off');
-      log(`phase 2/4 (continued): goodput under overload, resilience off`);
+      log(`phase 2/5 (continued): goodput under overload, resilience off`);
       await warmUp(off.target, off.orderUrls, log);
       result.overload.off = await overload(off.target, off.orderUrls, 'off', C, multiples, stepS, log);
+      await down(base, quiet);
+      log(`starting the HA topology (port base ${base.portBase})`);
+      const ha = await up({ ...base, topology: 'ha', resilience: 'on', settings }, quiet);
+      log(`phase 5/5: failover on the HA topology, ${trials} trials each: kill the Redis primary, then the Kafka leader, under 20 orders/s`);
+      const shop = { kafka: ha.urls.kafka, gateway: ha.urls.gateway, gatewayReplica: '', orderReplicas: [], apiKey: ha.apiKeys.load! };
+      result.failover = await measureFailover(base.portBase, shop, trials, 20, log);
     }
   } catch (err) {
     result.invalidReasons.push(`the run broke: ${(err as Error).message}`);
@@ -136,6 +146,7 @@ export async function runBenchCommand(base: RuntimeOptions, rawFlags: Record<str
   result.goals = benchGoals(result);
   result.durationS = Math.round((Date.now() - t0) / 1000);
   if (result.timings) result.notes.push(...result.timings.notes);
+  if (result.failover) result.notes.push(...result.failover.notes);
   for (const mode of ['on', 'off'] as const)
     for (const s of result.overload[mode]?.steps ?? []) if (s.k6Limits.length) result.notes.push(`resilience ${mode} ${s.multiple}×C: ${s.k6Limits.join('; ')} (goodput there is a lower bound)`);
 

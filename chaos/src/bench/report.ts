@@ -27,6 +27,10 @@ export function renderBenchReport(r: BenchResult): string {
         lineChartSvg('Kitchen worker frozen → evicted from its group, and thawed → listed in it again (ms; trials sorted)', [sorted('frozen → evicted', t.pauseEvictMs), sorted('thawed → listed again', t.thawRejoinMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` }),
       ]
     : [];
+  const f = r.failover;
+  const failoverChart = f
+    ? lineChartSvg('Store node killed → a new leader, and → the shop serving again (ms; trials sorted, x = quantile)', [sorted('Redis: promoted', f.redisPromotedMs), sorted('Redis: serving', f.redisServingMs), sorted('Kafka: new leader', f.kafkaElectedMs), sorted('Kafka: serving', f.kafkaServingMs)], { xMax: 1, xTick: (x) => `p${Math.round(x * 100)}` })
+    : '<p>not measured</p>';
   const stepRows = (['on', 'off'] as const).flatMap((mode) =>
     (r.overload[mode]?.steps ?? []).map(
       (s) => `<tr><td>${mode}</td><td>${s.multiple}× (${s.offeredRps}/s)</td><td>${s.goodputRps}/s</td><td>${s.goodputFraction.toFixed(2)}</td><td>${s.admittedP99Ms ?? '—'}</td><td>${s.ok}</td><td>${s.shed}</td><td>${s.serverErrors}</td><td>${s.noResponse}</td><td>${s.dropped}</td><td>${s.k6Cores}</td></tr>`,
@@ -56,6 +60,9 @@ ${latency}
 <h2>Detection and recovery</h2>
 <table><tr><th>timing</th><th>trials</th><th>median ms</th><th>p95 ms</th></tr>${t ? [dist('catalog cut → breaker open', t.breakerOpenMs), dist('fast-fail latency while open (menu requests)', t.fastFailMs), dist('heal → breaker closed', t.breakerCloseMs), dist('kitchen kill → lag drained', t.lagDrainMs), dist('Kafka edge healed → orders accepted', t.kafkaRecoveryMs), dist('kitchen worker frozen → evicted from its group', t.pauseEvictMs), dist('frozen worker thawed → listed in its group again', t.thawRejoinMs)].join('') : ''}</table>
 ${timingCharts.join('\n')}
+<h2>Failover (HA topology)</h2>
+<table><tr><th>timing</th><th>trials</th><th>median ms</th><th>p95 ms</th></tr>${f ? [dist('Redis primary killed → Sentinels name another primary', f.redisPromotedMs), dist('Redis primary killed → orders acknowledged again', f.redisServingMs), dist('Kafka leader killed → partition 0 has another leader', f.kafkaElectedMs), dist('Kafka leader killed → orders acknowledged again', f.kafkaServingMs)].join('') : ''}</table>
+${failoverChart}
 <h2>Overhead</h2>
 ${o ? `<table><tr><th>gateway</th><th>offered</th><th>served/s</th><th>gateway CPU-s</th><th>orders per gateway core-second</th><th>p99 ms</th></tr><tr><td>full</td><td>${o.full.offeredRps}</td><td>${o.full.servedRps}</td><td>${o.full.gatewayCpuS}</td><td>${o.full.perCoreRps}</td><td>${o.full.admittedP99Ms ?? '—'}</td></tr><tr><td>bare</td><td>${o.bare.offeredRps}</td><td>${o.bare.servedRps}</td><td>${o.bare.gatewayCpuS}</td><td>${o.bare.perCoreRps}</td><td>${o.bare.admittedP99Ms ?? '—'}</td></tr></table><p>Middleware cost: ${pct(o.overheadFraction)} of per-core throughput.</p>` : '<p>not measured</p>'}
 <h2>Notes</h2><ul>${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>

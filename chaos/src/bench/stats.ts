@@ -110,3 +110,22 @@ export function atMost(name: string, observed: number | undefined, target: numbe
   const met = observed <= target;
   return { name, target: `≤ ${target}${unit}`, observed: `${observed.toFixed(digits)}${unit}`, met, ...(met ? {} : { gap: `${(observed - target).toFixed(digits)}${unit} over (${(((observed - target) / target) * 100).toFixed(0)}% above the goal)` }) };
 }
+
+/** One request of a paced stream: when it was sent, when it was answered, and whether it was acknowledged. */
+export interface Answered {
+  sentAt: number;
+  at: number;
+  ok: boolean;
+}
+
+/**
+ * From a fault at faultAt to serving again: the first answer that was acknowledged within slowMs, sent after the last
+ * request sent since the fault that was refused or slow. Undefined when nothing acknowledged came after that.
+ */
+export function servingAgainMs(answers: readonly Answered[], faultAt: number, slowMs: number): number | undefined {
+  const since = answers.filter((a) => a.sentAt >= faultAt);
+  const good = (a: Answered) => a.ok && a.at - a.sentAt <= slowMs;
+  const lastBadSent = Math.max(faultAt, ...since.filter((a) => !good(a)).map((a) => a.sentAt));
+  const back = since.filter((a) => good(a) && a.sentAt > lastBadSent).map((a) => a.at);
+  return back.length ? Math.min(...back) - faultAt : undefined;
+}

@@ -29,7 +29,7 @@ export interface TimingsResult {
 /** Kitchen's default KITCHEN_SESSION_TIMEOUT_MS, which the bench's stack keeps: the eviction goal is 1.5× this. */
 export const kitchenSessionTimeoutMs = 3000;
 
-interface Shop {
+export interface Shop {
   kafka: string;
   gateway: string;
   gatewayReplica: string;
@@ -38,7 +38,7 @@ interface Shop {
 }
 
 /** Calls fn at about rps per second until stopped or maxMs passed; bounded both ways. */
-function pace(rps: number, maxMs: number, fn: () => Promise<void>) {
+export function pace(rps: number, maxMs: number, fn: () => Promise<void>) {
   const until = Date.now() + maxMs;
   let inFlight = 0;
   const timer = setInterval(() => {
@@ -57,14 +57,14 @@ async function timed(url: string, init: RequestInit = {}) {
   return { status: res?.status ?? 0, ms: performance.now() - t0, at: Date.now() };
 }
 
-const order = (shop: Shop) =>
+export const order = (shop: Shop) =>
   timed(`${shop.gateway}/api/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': shop.apiKey, 'idempotency-key': `bench-${randomBytes(8).toString('hex')}` },
     body: JSON.stringify({ items: [{ sku: 'margherita', qty: 1 }] }),
   });
 
-async function waitUntil<T>(what: () => Promise<T | undefined>, maxMs: number, everyMs: number): Promise<T | undefined> {
+export async function waitUntil<T>(what: () => Promise<T | undefined>, maxMs: number, everyMs: number): Promise<T | undefined> {
   const deadline = Date.now() + maxMs;
   while (Date.now() < deadline) {
     const v = await what();

@@ -22,9 +22,13 @@ export const edges = [
 ] as const satisfies ReadonlyArray<{ name: string; client: ShopService; server: Component }>;
 /**
  * Edges inside a store with more than one node (the local runtime's HA topology): Redis's replication stream and
- * Sentinel's checks between its nodes. Only a platform that runs such a store lists them in its inventory.
+ * Sentinel's checks between its nodes, and Kafka's replication between brokers. Only a platform that runs such a store
+ * lists them in its inventory.
  */
-export const storeEdges = [{ name: 'redis-redis', client: 'redis', server: 'redis' }] as const;
+export const storeEdges = [
+  { name: 'redis-redis', client: 'redis', server: 'redis' },
+  { name: 'kafka-kafka', client: 'kafka', server: 'kafka' },
+] as const;
 
 export type Edge = (typeof edges)[number] | (typeof storeEdges)[number];
 export type EdgeName = Edge['name'];

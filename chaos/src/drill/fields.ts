@@ -40,13 +40,25 @@ export type Tolerance = z.infer<typeof tolerance>;
 /** Chaos Mesh's selector shape, narrowed to the shop: which service's replicas. */
 export const selector = z.strictObject({ service: shopService });
 
-/** What a pod-kill may take: a service's replicas, or a Redis node by its role (where Redis runs with a replica). */
+/** The roles a store's nodes have where it runs with several: Redis's as Sentinel names them, Kafka's for a topic. */
+export const storeRoles = { redis: ['primary', 'replica'], kafka: ['leader', 'follower'] } as const;
+
+export const storeRole = z.enum([...storeRoles.redis, ...storeRoles.kafka]);
+/** A selector's role must be one its store has. */
+export const roleFitsStore: [(s: { service: string; role?: string }) => boolean, { message: string; path: string[] }] = [
+  (s) => s.role === undefined || (storeRoles[s.service as keyof typeof storeRoles] as readonly string[] | undefined)?.includes(s.role) === true,
+  { message: 'role goes with its store: primary or replica with service: redis, leader or follower with service: kafka', path: ['role'] },
+];
+
+/** What a pod-kill may take: a service's replicas, or a Redis or Kafka node by its role (where the store has several). */
 export const podSelector = z
   .strictObject({
-    service: z.enum([...shopServices, 'redis']).meta({ description: 'a service of the shop, or redis' }),
-    role: z.enum(['primary', 'replica']).optional().meta({ description: "redis only: the node's role now, as Sentinel names it" }),
+    service: z.enum([...shopServices, 'redis', 'kafka']).meta({ description: 'a service of the shop, or a store: redis or kafka' }),
+    role: storeRole.optional().meta({ description: "a store's node by its role now: redis primary or replica (as Sentinel names them), kafka leader or follower (of topic's partition 0)" }),
+    topic: z.literal('orders.placed').optional().meta({ description: 'kafka only: the topic whose leader role refers to (the shop has one)' }),
   })
-  .refine((s) => s.role === undefined || s.service === 'redis', { message: 'role goes with service: redis', path: ['role'] });
+  .refine(...roleFitsStore)
+  .refine((s) => s.topic === undefined || s.service === 'kafka', { message: 'topic goes with service: kafka', path: ['topic'] });
 
 export const mode = z.enum(['one', 'all', 'fixed', 'fixed-percent']).meta({ description: "Chaos Mesh's modes: one replica, all of them, a fixed number, or a fixed percentage" });
 

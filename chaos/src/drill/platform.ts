@@ -10,7 +10,7 @@ import type { PlatformName } from './schema.ts';
 export interface Inventory {
   replicas: Record<string, string[]>;
   edges: string[];
-  /** Where a part's replicas have roles (a Redis primary and its replica): each replica's role now. */
+  /** Where a part's replicas have roles (a Redis primary and its replicas, a Kafka leader and its followers): each one's role now. */
   roles?: Record<string, string>;
 }
 

@@ -2,17 +2,17 @@
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.ts';
 import { edgeBetween, type EdgeName } from '../../core/topology.ts';
-import { component, faultDuration, formatDuration } from '../fields.ts';
+import { component, faultDuration, formatDuration, roleFitsStore, storeRole } from '../fields.ts';
 import type { Inventory } from '../platform.ts';
 
 export const edgeFields = {
   selector: z
     .strictObject({
       service: component,
-      role: z.enum(['primary', 'replica']).optional().meta({ description: 'redis -> redis only: just the links of the nodes with this role now' }),
+      role: storeRole.optional().meta({ description: 'redis -> redis or kafka -> kafka only: just the links of the nodes with this role now' }),
     })
-    .refine((s) => s.role === undefined || s.service === 'redis', { message: 'role goes with service: redis', path: ['role'] })
-    .meta({ description: 'one end of the edge: a service, or a store (redis -> redis: the links between its nodes)' }),
+    .refine(...roleFitsStore)
+    .meta({ description: 'one end of the edge: a service, or a store (redis -> redis, kafka -> kafka: the links between its nodes)' }),
   target: z.strictObject({ service: component }).meta({ description: 'the other end of the edge' }),
   direction: z.enum(['to', 'from', 'both']).default('both').meta({ description: 'to: traffic from selector to target is dropped; from: the answers; both' }),
   duration: faultDuration,
@@ -43,8 +43,8 @@ export function planEdge(kind: string, fault: EdgeFault, inventory: Inventory): 
   }
   const role = fault.selector.role;
   if (role === undefined) return { edge: edge.name, client: edge.client, server: edge.server, direction: fault.direction, durationMs: fault.duration };
-  const nodes = Object.entries(inventory.roles ?? {}).flatMap(([node, r]) => (r === role && edge.server === 'redis' && node.startsWith('redis') ? [node] : []));
-  if (edge.client !== edge.server || nodes.length === 0) throw new UsageError(`${kind}: no ${fault.selector.service} node is ${role} here; a role selects among a store's nodes (redis -> redis in the HA topology)`);
+  const nodes = Object.entries(inventory.roles ?? {}).flatMap(([node, r]) => (r === role && node.startsWith(`${edge.server}-`) ? [node] : []));
+  if (edge.client !== edge.server || nodes.length === 0) throw new UsageError(`${kind}: no ${fault.selector.service} node is ${role} here; a role selects among a store's nodes (redis -> redis or kafka -> kafka in the HA topology)`);
   return { edge: edge.name, client: edge.client, server: edge.server, direction: fault.direction, durationMs: fault.duration, nodes };
 }
 

@@ -51,13 +51,15 @@ export const podKill: FaultKind<typeof schema, PlannedPodKill> = {
   describe: (f) => `pod-kill ${f.selector.service}${f.selector.role ? ` ${f.selector.role}` : ''} (mode ${f.mode}${f.value ? ` ${f.value}` : ''})`,
 };
 
+const takesOver = { redis: 'Sentinel promotes a replica', kafka: "the controller moves a dead broker's partitions to their in-sync followers" };
+
 /** The replicas a kill may choose from. A store is killed only where another node can take over, and by role. */
 function candidates(fault: PodKill, inventory: Inventory): string[] {
   const { service, role } = fault.selector;
   const ready = inventory.replicas[service] ?? [];
-  if (service !== 'redis') return ready;
-  if (!inventory.roles) {
-    throw new UsageError('pod-kill: redis runs as one instance here, so killing it is an outage, not a failover; on the local runtime, start the HA topology (faultline up --topology ha), where Sentinel promotes a replica');
+  if (service !== 'redis' && service !== 'kafka') return ready;
+  if (!ready.some((name) => inventory.roles?.[name])) {
+    throw new UsageError(`pod-kill: ${service} runs as one instance here, so killing it is an outage, not a failover; on the local runtime, start the HA topology (faultline up --topology ha), where ${takesOver[service]}`);
   }
   return role ? ready.filter((name) => inventory.roles![name] === role) : ready;
 }

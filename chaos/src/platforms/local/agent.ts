@@ -22,7 +22,7 @@ export const edgeFaultRequest = z.strictObject({
   latencyMs: z.number().int().min(1).max(60_000).optional(),
   jitterMs: z.number().int().min(0).max(60_000).default(0),
   /** A store edge only: the nodes (redis-0, ...) whose links the fault takes; by default every node's. */
-  nodes: z.array(z.string().regex(/^redis-\d$/, 'expected a Redis node such as redis-0')).min(1).optional(),
+  nodes: z.array(z.string().regex(/^(redis|kafka)-\d$/, 'expected a Redis or Kafka node such as redis-0 or kafka-1')).min(1).optional(),
 });
 export type EdgeFaultRequest = z.infer<typeof edgeFaultRequest>;
 

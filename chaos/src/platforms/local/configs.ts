@@ -1,31 +1,47 @@
 import { join } from 'node:path';
-import type { Ports, RuntimeOptions } from './layout.ts';
+import type { Ports, RuntimeOptions, Topology } from './layout.ts';
 import { serviceNames } from './layout.ts';
 import { projectRoot } from '../../core/paths.ts';
 
 /** The alert and recording rules the Helm chart ships, loaded by the local Prometheus too (a glob: no match is no error). */
 export const ruleFilesGlob = join(projectRoot, 'charts', 'faultline', 'rules', '*.rules.yaml');
 
-/** KRaft single node. Each client edge has its own listener, advertised through its Toxiproxy proxy, so a cut edge really cuts. */
-export function kafkaProperties(p: Ports, logDir: string) {
+/** Where a client edge reaches Kafka node i: through its own Toxiproxy proxy, so that a cut edge really cuts. */
+export const kafkaClientProxy = (p: Ports, edge: 'orders-kafka' | 'kitchen-kafka', node: number) => (node === 0 ? p.proxies[edge] : p.kafkaNodeClientProxies(edge, node));
+
+/**
+ * One KRaft node, both broker and controller. Each client edge has its own listener, advertised through that client's
+ * proxy. lean: node 0 alone. ha: three nodes in one controller quorum, replicating (inter-broker listener, advertised
+ * through the node proxies) every topic three times, and acknowledging acks=all writes once two replicas have them.
+ */
+export function kafkaProperties(p: Ports, node: number, topology: Topology, logDir: string) {
+  const ha = topology === 'ha';
+  const k = p.kafkaNodes[node]!;
+  const nodes = ha ? p.kafkaNodes : [k];
+  const copies = nodes.length;
   return `process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${p.kafkaController}
-listeners=DIRECT://127.0.0.1:${p.kafka},ORDERS://127.0.0.1:${p.kafkaOrders},KITCHEN://127.0.0.1:${p.kafkaKitchen},CONTROLLER://127.0.0.1:${p.kafkaController}
-advertised.listeners=DIRECT://127.0.0.1:${p.kafka},ORDERS://127.0.0.1:${p.proxies['orders-kafka']},KITCHEN://127.0.0.1:${p.proxies['kitchen-kafka']}
+node.id=${node + 1}
+controller.quorum.voters=${nodes.map((n, i) => `${ha ? i + 1 : node + 1}@127.0.0.1:${n.controller}`).join(',')}
+listeners=DIRECT://127.0.0.1:${k.direct},ORDERS://127.0.0.1:${k.orders},KITCHEN://127.0.0.1:${k.kitchen},CONTROLLER://127.0.0.1:${k.controller}
+advertised.listeners=DIRECT://127.0.0.1:${ha ? p.kafkaNodeProxies[node] : k.direct},ORDERS://127.0.0.1:${kafkaClientProxy(p, 'orders-kafka', node)},KITCHEN://127.0.0.1:${kafkaClientProxy(p, 'kitchen-kafka', node)}
 inter.broker.listener.name=DIRECT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=DIRECT:PLAINTEXT,ORDERS:PLAINTEXT,KITCHEN:PLAINTEXT,CONTROLLER:PLAINTEXT
 num.partitions=1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+default.replication.factor=${copies}
+min.insync.replicas=${Math.min(2, copies)}
+offsets.topic.replication.factor=${copies}
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${copies}
+transaction.state.log.min.isr=${Math.min(2, copies)}
 group.initial.rebalance.delay.ms=0
 # kitchen fails over in seconds, so its sessions are shorter than the broker's 6 s floor
 group.min.session.timeout.ms=1000
-log.dirs=${logDir}
+${ha ? `# A killed broker is fenced, and its partitions get new leaders, after 3 s without a heartbeat (default 9 s)
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=750
+` : ''}log.dirs=${logDir}
 `;
 }
 

@@ -5,7 +5,7 @@ import { edges, shopServices, storeEdges, type EdgeName } from '../../core/topol
 export const serviceNames = shopServices;
 export type ServiceName = (typeof serviceNames)[number];
 
-/** lean: one Redis, one Kafka broker. ha: Redis as a primary, two replicas and three Sentinels. */
+/** lean: one Redis, one Kafka broker. ha: Redis as a primary, two replicas and three Sentinels; Kafka as three KRaft nodes. */
 export const topologies = ['lean', 'ha'] as const;
 export type Topology = (typeof topologies)[number];
 
@@ -42,6 +42,8 @@ export { edges, type EdgeName };
 
 /** The client edges to Redis: in the HA topology each has one more proxy per further Redis node. */
 export const redisEdges = edges.filter((e) => e.server === 'redis');
+/** The client edges to Kafka: in the HA topology each has one more proxy per further broker. */
+export const kafkaEdges = edges.filter((e) => e.server === 'kafka');
 
 /** Fixed offsets from one base port, so one setting moves the whole stack. */
 export function portsFor(base: number) {
@@ -69,6 +71,14 @@ export function portsFor(base: number) {
     redisNodeProxies: [base + 18, base + 19, base + 24],
     /** Each client's proxy to each Redis node after redis-0 (whose proxy is the edge's own). */
     redisNodeClientProxies: (edge: string, node: number) => base + 40 + (node - 1) * redisEdges.length + redisEdges.findIndex((e) => e.name === edge),
+    /** The HA topology's Kafka nodes; kafka-0's ports are those above. Each node has a listener per client edge. */
+    kafkaNodes: [0, 1, 2].map((i) =>
+      i === 0 ? { direct: base + 3, controller: base + 4, orders: base + 5, kitchen: base + 6 } : { direct: base + 88 + i, controller: base + 90 + i, orders: base + 92 + i, kitchen: base + 94 + i },
+    ),
+    /** What the brokers know each other by (their inter-broker listener, advertised): proxies, so that replication can be cut. */
+    kafkaNodeProxies: [base + 25, base + 26, base + 27],
+    /** Each client's proxy to each Kafka node after kafka-0 (whose proxy is the edge's own). */
+    kafkaNodeClientProxies: (edge: string, node: number) => base + 85 + (node - 1) * kafkaEdges.length + kafkaEdges.findIndex((e) => e.name === edge),
     services: { gateway: base + 20, catalog: base + 21, orders: base + 22 } as Partial<Record<ServiceName, number>>,
     proxies,
     replicaPort,
@@ -98,6 +108,9 @@ export function allPorts(opts: RuntimeOptions): Array<[string, number]> {
   if (opts.topology === 'ha') {
     p.redisNodes.slice(1).forEach((port, i) => list.push([`redis-${i + 1}`, port]));
     p.sentinels.forEach((port, i) => list.push([`sentinel-${i}`, port]));
+    p.kafkaNodes.slice(1).forEach((k, i) => {
+      for (const [listener, port] of Object.entries(k)) list.push([`kafka-${i + 1} (${listener} listener)`, port]);
+    });
   }
   for (const [svc, port] of Object.entries(p.services)) list.push([`${svc} service`, port]);
   for (const proxy of proxiesFor(opts)) list.push([`proxy ${proxy.name}`, proxy.listen]);
@@ -141,8 +154,11 @@ export function proxiesFor(opts: Pick<RuntimeOptions, 'portBase' | 'topology'>):
   for (let node = 1; node < p.redisNodes.length; node++) {
     for (const e of redisEdges) list.push({ name: `${e.name}@redis-${node}`, edge: e.name, listen: p.redisNodeClientProxies(e.name, node), upstream: p.redisNodes[node]! });
   }
-  const storeEdge = storeEdges[0].name;
-  p.redisNodes.forEach((upstream, i) => list.push({ name: `redis-${i}`, edge: storeEdge, listen: p.redisNodeProxies[i]!, upstream }));
+  for (let node = 1; node < p.kafkaNodes.length; node++) {
+    for (const e of kafkaEdges) list.push({ name: `${e.name}@kafka-${node}`, edge: e.name, listen: p.kafkaNodeClientProxies(e.name, node), upstream: p.kafkaNodes[node]![e.client as 'orders' | 'kitchen'] });
+  }
+  p.redisNodes.forEach((upstream, i) => list.push({ name: `redis-${i}`, edge: 'redis-redis', listen: p.redisNodeProxies[i]!, upstream }));
+  p.kafkaNodes.forEach((k, i) => list.push({ name: `kafka-${i}`, edge: 'kafka-kafka', listen: p.kafkaNodeProxies[i]!, upstream: k.direct }));
   return list;
 }
 

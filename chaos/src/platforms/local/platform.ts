@@ -42,12 +42,12 @@ export function supervisorApi(portBase: number) {
 }
 export type SupervisorApi = ReturnType<typeof supervisorApi>;
 
-/** Ready replicas of every part, with the Redis nodes' roles in the HA topology, from the supervisor's status. */
+/** Ready replicas of every part, with the Redis and Kafka nodes' roles in the HA topology, from the supervisor's status. */
 export function inventoryOf(status: StackStatus): Inventory {
   const replicas: Record<string, string[]> = {};
   const roles: Record<string, string> = {};
   for (const c of status.components) {
-    const part = c.service ?? (/^redis(-\d)?$/.test(c.name) ? 'redis' : c.name === 'kafka' ? c.name : undefined);
+    const part = c.service ?? /^(redis|kafka)(?=$|-\d$)/.exec(c.name)?.[1];
     if (part && c.health === 'ready') (replicas[part] ??= []).push(c.name);
     if ('role' in c && c.role) roles[c.name] = c.role;
   }

@@ -10,17 +10,18 @@ export const sentinelMaster = 'faultline';
 
 /**
  * Sentinel's timings for a stack that fails over in seconds (the defaults, 30 s and 3 min, are for networks less sure
- * than loopback): a primary is down after 1 s without an answer, and a failover that stalls is retried after twice the
- * failover timeout, 5 s here.
+ * than loopback): a primary is down after 2 s without an answer (1 s, tried first, saw a newly promoted primary called
+ * down again while a loaded 2-core machine stalled it, and a second failover), and a failover that stalls is retried
+ * after twice the failover timeout, 5 s here.
  *
  * Sentinel promotes the replica whose last INFO showed the highest replication offset, and by default reads a replica's
  * INFO only every 10 s until the primary is down. Offsets read before the cut are stale: it could promote the replica
  * without the newest writes, and the other's copy of them, acknowledged through WAIT 1, is thrown away as it resyncs
- * (3 and 6 acknowledged orders lost in two CI runs). Read every 250 ms, well inside the 1 s it takes to call the primary
- * down, every offset the choice sees was read after the cut. Sentinel keeps this period only in memory
+ * (3 and 6 acknowledged orders lost in two CI runs). Read every 250 ms, well inside the time it takes to call the
+ * primary down, every offset the choice sees was read after the cut. Sentinel keeps this period only in memory
  * (`SENTINEL DEBUG`), so it is set again whenever a Sentinel (re)starts.
  */
-export const sentinelTimings = { downAfterMs: 1000, failoverTimeoutMs: 2500, infoPeriodMs: 250 };
+export const sentinelTimings = { downAfterMs: 2000, failoverTimeoutMs: 2500, infoPeriodMs: 250 };
 
 /** A killed node stays down this long, as a pod rescheduled off a lost node would: past a failover's retry. */
 export const redisNodeRestartDelayMs = 10_000;

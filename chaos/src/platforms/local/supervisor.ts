@@ -5,7 +5,8 @@ import express from 'express';
 import { Kafka, logLevel } from 'kafkajs';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ServiceBalancer } from './balancer.ts';
-import { jaegerConfig, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
+import { jaegerConfig, kafkaClientProxy, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
+import { kafkaNodeRestartDelayMs, kafkaViewReader, ordersTopic } from './kafka-ha.ts';
 import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
 import { natMapFor, primaryReader, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
@@ -59,6 +60,15 @@ export class Supervisor {
   /** In the HA topology, the Redis node the Sentinels name primary, read every 500 ms. */
   private redisPrimary?: string;
   private readonly primaryMetric = new Gauge({ name: 'faultline_redis_primary', help: 'HA topology: 1 for the Redis node the Sentinels name primary, 0 for the others.', labelNames: ['node'] as const, registers: [this.registry] });
+  /** In the HA topology, the broker leading orders.placed's partition 0, read every 500 ms. */
+  private kafkaLeader?: string;
+  private kafkaView?: ReturnType<typeof kafkaViewReader>;
+  private readonly leaderMetric = new Gauge({ name: 'faultline_kafka_leader', help: 'HA topology: 1 for the Kafka node leading orders.placed partition 0, 0 for the others.', labelNames: ['node'] as const, registers: [this.registry] });
+  private readonly leaderChangesMetric = new Counter({ name: 'faultline_kafka_leader_changes_total', help: 'HA topology: times another Kafka node took the lead of orders.placed partition 0.', registers: [this.registry] });
+  private leaderlessSince?: number;
+  private readonly leaderlessMetric = new Gauge({ name: 'faultline_kafka_leaderless_partitions', help: 'HA topology: partitions of orders.placed whose leader is a broker that is down (or none).', registers: [this.registry] });
+  private readonly leaderlessSecondsMetric = new Gauge({ name: 'faultline_kafka_leaderless_seconds', help: 'HA topology: how long some partition of orders.placed has been led by a broker that is down; 0 when none is.', registers: [this.registry] });
+  private readonly underReplicatedMetric = new Gauge({ name: 'faultline_kafka_under_replicated_partitions', help: 'HA topology: partitions of orders.placed with fewer in-sync replicas than replicas.', registers: [this.registry] });
   private readonly failoversMetric = new Counter({ name: 'faultline_redis_failovers_total', help: 'HA topology: times the Sentinels named another Redis node primary.', registers: [this.registry] });
   private readonly restartsMetric = new Counter({ name: 'faultline_replica_restarts_total', help: 'Processes restarted by the supervisor.', labelNames: ['component'] as const, registers: [this.registry] });
   private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
@@ -118,29 +128,7 @@ export class Supervisor {
       spec: { command: toolPaths.toxiproxy, args: ['-host', '127.0.0.1', '-port', String(p.toxiproxy)], ready: () => httpOk(`http://127.0.0.1:${p.toxiproxy}/version`) },
     });
     this.defineRedis();
-    const kafkaDir = join(this.files.data, 'kafka');
-    const kafkaProps = cfg('kafka.properties', kafkaProperties(p, kafkaDir));
-    const log4j = cfg('kafka-log4j.properties', kafkaLog4j);
-    const classpath = `${toolPaths.kafkaLib}/*`;
-    const format = spawnSync(toolPaths.java, ['-cp', classpath, `-Dlog4j.configuration=file:${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', 'faultline-local-0000000', '-c', kafkaProps, '--ignore-formatted'], { encoding: 'utf8' });
-    if (format.status !== 0) throw new Error(`kafka storage format failed:\n${format.stderr || format.stdout}`);
-    const admin = new Kafka({ clientId: 'faultline-supervisor', brokers: [`127.0.0.1:${p.kafka}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-    this.add({
-      name: 'kafka',
-      kind: 'infra',
-      port: p.kafka,
-      url: `127.0.0.1:${p.kafka}`,
-      spec: {
-        command: toolPaths.java,
-        args: ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`, '-cp', classpath, 'kafka.Kafka', kafkaProps],
-        ready: async () => {
-          await admin.connect();
-          const { brokers } = await admin.describeCluster();
-          return brokers.length > 0;
-        },
-        stopTimeoutMs: 15_000,
-      },
-    });
+    this.defineKafka(cfg);
     const promConfig = cfg('prometheus.yml', prometheusConfig(p, this.opts));
     this.add({
       name: 'prometheus',
@@ -231,11 +219,48 @@ export class Supervisor {
     });
   }
 
+  /** lean: one Kafka broker. ha: kafka-0, kafka-1, kafka-2 in one KRaft quorum (see configs.ts and kafka-ha.ts). */
+  private defineKafka(cfg: (name: string, text: string) => string) {
+    const p = this.ports;
+    const ha = this.opts.topology === 'ha';
+    const log4j = cfg('kafka-log4j.properties', kafkaLog4j);
+    const classpath = `${toolPaths.kafkaLib}/*`;
+    const nodes = ha ? p.kafkaNodes : p.kafkaNodes.slice(0, 1);
+    nodes.forEach((k, i) => {
+      const name = ha ? `kafka-${i}` : 'kafka';
+      const props = cfg(`${name}.properties`, kafkaProperties(p, i, this.opts.topology, join(this.files.data, name)));
+      const format = spawnSync(toolPaths.java, ['-cp', classpath, `-Dlog4j.configuration=file:${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', 'faultline-local-0000000', '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
+      if (format.status !== 0) throw new Error(`kafka storage format failed for ${name}:\n${format.stderr || format.stdout}`);
+      const admin = new Kafka({ clientId: 'faultline-supervisor', brokers: [`127.0.0.1:${k.direct}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+      this.add({
+        name,
+        kind: 'infra',
+        port: k.direct,
+        url: `127.0.0.1:${k.direct}`,
+        spec: {
+          command: toolPaths.java,
+          args: ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`, '-cp', classpath, 'kafka.Kafka', props],
+          ...(ha ? { restartDelayMs: kafkaNodeRestartDelayMs } : {}),
+          // Ready once the quorum lists this broker (registered, and not fenced).
+          ready: async () => {
+            await admin.connect();
+            const { brokers } = await admin.describeCluster();
+            return brokers.some((b) => b.nodeId === i + 1);
+          },
+          stopTimeoutMs: 15_000,
+        },
+      });
+    });
+  }
+
   private serviceEnv(svc: ServiceName): NodeJS.ProcessEnv {
     const p = this.ports;
     const via = (edge: (typeof edges)[number]['name']) => `127.0.0.1:${p.proxies[edge]}`;
     const common = { HOST: '127.0.0.1', FAULTLINE_RESILIENCE: this.opts.resilience, LOG_LEVEL: 'info' };
     // In the HA topology a client asks the Sentinels for the primary, and reaches whichever node it is through its own proxy.
+    const kafka = (edge: 'orders-kafka' | 'kitchen-kafka') => ({
+      KAFKA_BROKERS: this.opts.topology === 'ha' ? p.kafkaNodes.map((_, i) => `127.0.0.1:${kafkaClientProxy(p, edge, i)}`).join(',') : via(edge),
+    });
     const redis = (edge: (typeof edges)[number]['name']) => ({
       REDIS_URL: `redis://${via(edge)}`,
       ...(this.opts.topology === 'ha' ? { REDIS_SENTINELS: p.sentinels.map((port) => `127.0.0.1:${port}`).join(','), REDIS_SENTINEL_MASTER: sentinelMaster, REDIS_NAT_MAP: natMapFor(p, edge) } : {}),
@@ -244,9 +269,9 @@ export class Supervisor {
       case 'catalog':
         return { ...common, ...redis('catalog-redis') };
       case 'orders':
-        return { ...common, ...redis('orders-redis'), KAFKA_BROKERS: via('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
+        return { ...common, ...redis('orders-redis'), ...kafka('orders-kafka'), CATALOG_URL: `http://${via('orders-catalog')}` };
       case 'kitchen':
-        return { ...common, ...redis('kitchen-redis'), KAFKA_BROKERS: via('kitchen-kafka') };
+        return { ...common, ...redis('kitchen-redis'), ...kafka('kitchen-kafka') };
       case 'gateway': {
         const API_KEYS = Object.entries(this.apiKeys).map(([client, key]) => `${client}:${key}`).join(',');
         return { ...common, CATALOG_URL: `http://${via('gateway-catalog')}`, ORDERS_URL: `http://${via('gateway-orders')}`, ...redis('gateway-redis'), API_KEYS };
@@ -323,7 +348,17 @@ export class Supervisor {
     const admin = new Kafka({ clientId: 'faultline-supervisor', brokers: [`127.0.0.1:${this.ports.kafka}`], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'orders.placed', numPartitions: this.opts.partitions, replicationFactor: 1 }] });
+      // The HA topology's copies and in-sync minimum come from the brokers' defaults (three, two).
+      await admin.createTopics({ waitForLeaders: false, topics: [{ topic: ordersTopic, numPartitions: this.opts.partitions }] });
+      // Every partition led and fully in sync before services start: brokers learn of a new topic a moment apart.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const metadata = await admin.fetchTopicMetadata({ topics: [ordersTopic] }).catch(() => undefined);
+        const partitions = metadata?.topics[0]?.partitions ?? [];
+        if (partitions.length === this.opts.partitions && partitions.every((q) => q.leader >= 0 && q.isr.length === q.replicas.length)) break;
+        if (Date.now() > deadline) throw new Error(`${ordersTopic} has no leader or lacks in-sync replicas after 30 s: ${JSON.stringify(partitions)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     } finally {
       await admin.disconnect();
     }
@@ -346,10 +381,10 @@ export class Supervisor {
     this.log(`starting ${infra.map((c) => c.name).join(', ')}`);
     for (const c of infra) c.process.start();
     this.recordPids();
-    // Sentinels and the replica reach the Redis nodes through proxies: those are made before anything waits on them.
-    await this.waitReady(infra.filter((c) => !c.name.startsWith('sentinel-')), 'infrastructure', 120_000);
+    // Redis and Kafka nodes reach each other, and Sentinels reach them, through proxies: those are made before anything waits on them.
+    await this.waitReady(infra.filter((c) => c.name === 'toxiproxy'), 'toxiproxy', 30_000);
     await this.toxiproxy.populate(this.proxies.map((proxy) => ({ name: proxy.name, listen: `127.0.0.1:${proxy.listen}`, upstream: `127.0.0.1:${proxy.upstream}`, enabled: true })));
-    await this.waitReady(infra.filter((c) => c.name.startsWith('sentinel-')), 'Sentinels', 60_000);
+    await this.waitReady(infra, 'infrastructure', 120_000);
     await this.createTopic();
     this.log(`proxies ${edges.map((e) => e.name).join(', ')}; topic orders.placed with ${this.opts.partitions} partitions`);
     for (const [svc, port] of Object.entries(this.ports.services) as [ServiceName, number][]) {
@@ -365,8 +400,9 @@ export class Supervisor {
     this.probeTimer = setInterval(() => this.probeAll(), 1000);
     if (this.opts.topology === 'ha') {
       this.primaryNow = primaryReader(this.ports);
-      await this.readPrimary();
-      this.primaryTimer = setInterval(() => void this.readPrimary(), 500);
+      this.kafkaView = kafkaViewReader(this.ports);
+      await Promise.all([this.readPrimary(), this.readKafka()]);
+      this.primaryTimer = setInterval(() => void this.readPrimary().then(() => this.readKafka()), 500);
     }
     this.faults.start();
     await this.waitReady(replicas, 'services', 120_000);
@@ -385,6 +421,24 @@ export class Supervisor {
     }
     this.redisPrimary = primary;
     this.ports.redisNodes.forEach((_, i) => this.primaryMetric.set({ node: `redis-${i}` }, `redis-${i}` === primary ? 1 : 0));
+  }
+
+  /** Which broker leads orders.placed (partition 0), which partitions are led by a broker that is down, and which lack a replica. */
+  private async readKafka() {
+    const view = await this.kafkaView?.read();
+    if (!view) return;
+    const up = (node?: string) => this.components.some((c) => c.name === node && c.process.health === 'ready');
+    const leaderless = view.leaders.filter((node) => !up(node)).length;
+    this.leaderlessSince = leaderless === 0 ? undefined : (this.leaderlessSince ?? Date.now());
+    this.leaderlessMetric.set(leaderless);
+    this.leaderlessSecondsMetric.set(this.leaderlessSince === undefined ? 0 : (Date.now() - this.leaderlessSince) / 1000);
+    if (view.leader && this.kafkaLeader && view.leader !== this.kafkaLeader) {
+      this.leaderChangesMetric.inc();
+      this.log(`${view.leader} leads ${ordersTopic} (was ${this.kafkaLeader})`);
+    }
+    if (view.leader) this.kafkaLeader = view.leader;
+    this.ports.kafkaNodes.forEach((_, i) => this.leaderMetric.set({ node: `kafka-${i}` }, `kafka-${i}` === view.leader ? 1 : 0));
+    this.underReplicatedMetric.set(view.underReplicated);
   }
 
   /** Each process's result updates the endpoints as it comes: a frozen replica's slow probes hold back no other. */
@@ -419,6 +473,7 @@ export class Supervisor {
         kind: c.kind,
         ...(c.service ? { service: c.service, replica: c.replica } : {}),
         ...(this.redisPrimary && /^redis-\d$/.test(c.name) ? { role: c.name === this.redisPrimary ? 'primary' : 'replica' } : {}),
+        ...(this.kafkaLeader && /^kafka-\d$/.test(c.name) ? { role: c.name === this.kafkaLeader ? 'leader' : 'follower' } : {}),
         health: c.process.health,
         pid: c.process.pid ?? null,
         restarts: c.process.restarts,
@@ -473,7 +528,7 @@ export class Supervisor {
     app.post('/kill', async (req, res) => {
       const parsed = z.strictObject({ replicas: z.array(z.string()).min(1) }).safeParse(req.body);
       if (!parsed.success) return void res.status(400).json({ error: { code: 'invalid_kill', message: z.prettifyError(parsed.error) } });
-      const unknown = parsed.data.replicas.filter((name) => !this.replica(name) && !this.redisNode(name));
+      const unknown = parsed.data.replicas.filter((name) => !this.replica(name) && !this.storeNode(name));
       if (unknown.length > 0) return void res.status(404).json({ error: { code: 'replica_not_found', message: `no replica ${unknown.join(', ')}` } });
       res.json(await Promise.all(parsed.data.replicas.map((name) => this.kill(name))));
     });
@@ -492,9 +547,9 @@ export class Supervisor {
     return this.components.find((c) => c.kind === 'replica' && c.name === name);
   }
 
-  /** A node of the HA topology's Redis, which a pod-kill may take too (a replica takes over). */
-  private redisNode(name: string) {
-    return this.opts.topology === 'ha' ? this.components.find((c) => c.kind === 'infra' && /^redis-\d$/.test(c.name) && c.name === name) : undefined;
+  /** A node of the HA topology's Redis or Kafka, which a pod-kill may take too (another node takes over). */
+  private storeNode(name: string) {
+    return this.opts.topology === 'ha' ? this.components.find((c) => c.kind === 'infra' && /^(redis|kafka)-\d$/.test(c.name) && c.name === name) : undefined;
   }
 
   /** SIGKILLs a replica, as a pod-kill would, and reports that its pid is gone; the restart loop brings it back. */
@@ -516,6 +571,7 @@ export class Supervisor {
     this.phase = 'stopping';
     clearInterval(this.probeTimer);
     clearInterval(this.primaryTimer);
+    await this.kafkaView?.close();
     this.faults.stop();
     await this.faults.thawAll();
     this.log('stopping');

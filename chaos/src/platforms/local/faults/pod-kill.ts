@@ -21,9 +21,10 @@ export const podKill = (api: SupervisorApi): FaultImplementation<Planned<'pod-ki
         const ready = new Set(inventoryOf(status).replicas[planned.service] ?? []);
         const back = status.components.filter((c) => planned.replicas.includes(c.name) && ready.has(c.name) && !killed.some((k) => k.pid === c.pid));
         if (back.length < planned.replicas.length) return undefined;
-        // A Redis node: which node Sentinel names primary once the killed one is back (the new leader's identity).
-        const primary = status.components.find((c) => 'role' in c && c.role === 'primary')?.name;
-        return { restarted: back.map((c) => ({ name: c.name, pid: c.pid })), ...(planned.service === 'redis' ? { primary } : {}) };
+        // A store's node: which node leads once the killed one is back (the new leader's identity).
+        const leading = { redis: 'primary', kafka: 'leader' }[planned.service];
+        const leader = leading && status.components.find((c) => 'role' in c && c.role === leading)?.name;
+        return { restarted: back.map((c) => ({ name: c.name, pid: c.pid })), ...(leading ? { [leading]: leader } : {}) };
       },
       async remove() {
         return marker ? { marker: (await api.removeFault(marker.id)).id } : {};

@@ -1,5 +1,5 @@
-// The HA topology as a user drives it: `faultline up --topology ha`, the Redis failover drill with replicated
-// acknowledgements, and the same drill with them off, which must show the ledger catching acknowledged orders lost.
+// The HA topology as a user drives it: `faultline up --topology ha`, the Redis and Kafka failover drills with
+// replicated acknowledgements, and the Redis one with them off, which must show the ledger catching acknowledged orders lost.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,12 +9,12 @@ import { tempDir } from '../support/temp.ts';
 
 const env = { FAULTLINE_PORT_BASE: '29400', FAULTLINE_STATE_DIR: tempDir('ha-') };
 const status = (): StackStatus & { topology: string } => JSON.parse(cli(['status', '--json'], env).stdout) as StackStatus & { topology: string };
-const drill = join(repoRoot, 'chaos/drills/redis-primary-failover.yaml');
-const runDrill = () => {
+const runDrill = (name = 'redis-primary-failover') => {
   const reports = tempDir('ha-reports-');
-  const r = cli(['drill', 'run', drill, '--report-dir', reports], env);
-  return { ...r, journal: JSON.parse(readFileSync(join(reports, 'redis-primary-failover', 'journal.json'), 'utf8')) as Journal };
+  const r = cli(['drill', 'run', join(repoRoot, 'chaos/drills', `${name}.yaml`), '--report-dir', reports], env);
+  return { ...r, journal: JSON.parse(readFileSync(join(reports, name, 'journal.json'), 'utf8')) as Journal };
 };
+const failures = (journal: Journal) => journal.verifications.filter((v) => !v.ok).map((v) => `${v.name}: expected ${v.expected}; observed ${v.observed}`);
 const roles = () => Object.fromEntries(status().components.flatMap((c) => ('role' in c ? [[c.name, (c as { role: string }).role]] : [])));
 
 afterAll(() => {
@@ -22,25 +22,30 @@ afterAll(() => {
 });
 
 describe('the HA topology', () => {
-  it('brings up Redis as a primary, two replicas and three Sentinels that agree on the primary', () => {
+  it('brings up Redis as a primary, two replicas and three Sentinels that agree on the primary, and Kafka as three brokers', () => {
     const r = cli(['up', '--topology', 'ha'], env);
     expect(r.code).toBe(0);
     const s = status();
     expect(s.topology).toBe('ha');
     const names = s.components.map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(['redis-0', 'redis-1', 'redis-2', 'sentinel-0', 'sentinel-1', 'sentinel-2']));
+    expect(names).toEqual(expect.arrayContaining(['redis-0', 'redis-1', 'redis-2', 'sentinel-0', 'sentinel-1', 'sentinel-2', 'kafka-0', 'kafka-1', 'kafka-2']));
     expect(names).not.toContain('redis');
+    expect(names).not.toContain('kafka');
     expect(s.components.every((c) => c.health === 'ready')).toBe(true);
-    expect(roles()).toEqual({ 'redis-0': 'primary', 'redis-1': 'replica', 'redis-2': 'replica' });
-    // Each client edge to Redis has a proxy per node, and the nodes' own links one each.
-    expect(s.proxies.map((p) => p.name)).toEqual(expect.arrayContaining(['orders-redis', 'orders-redis@redis-1', 'orders-redis@redis-2', 'redis-0', 'redis-1', 'redis-2']));
+    const { 'kafka-0': k0, 'kafka-1': k1, 'kafka-2': k2, ...redisRoles } = roles();
+    expect(redisRoles).toEqual({ 'redis-0': 'primary', 'redis-1': 'replica', 'redis-2': 'replica' });
+    // One broker leads orders.placed's partition 0; the other two follow.
+    expect([k0, k1, k2].sort()).toEqual(['follower', 'follower', 'leader']);
+    // Each client edge to a store has a proxy per node, and the nodes' own links one each.
+    expect(s.proxies.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['orders-redis', 'orders-redis@redis-1', 'orders-redis@redis-2', 'redis-0', 'redis-1', 'redis-2', 'kitchen-kafka', 'kitchen-kafka@kafka-1', 'kitchen-kafka@kafka-2', 'kafka-0', 'kafka-1', 'kafka-2']),
+    );
   }, 120_000);
 
   it('fails over when the primary is cut off and killed: a replica is promoted, and no acknowledged order is lost', () => {
     const before = roles();
     const { code, journal } = runDrill();
-    const failed = journal.verifications.filter((v) => !v.ok).map((v) => `${v.name}: expected ${v.expected}; observed ${v.observed}`);
-    expect(failed).toEqual([]);
+    expect(failures(journal)).toEqual([]);
     expect(code).toBe(0);
     expect(journal.ledger).toMatchObject({ lost: 0, unrecorded: 0, duplicated: 0 });
     expect(journal.ledger!.accepted).toBeGreaterThan(500);
@@ -52,6 +57,21 @@ describe('the HA topology', () => {
     expect(primary).toMatch(/^redis-\d$/);
     expect(primary).not.toBe(victim);
     expect(roles()[victim]).toBe('replica');
+  }, 240_000);
+
+  it('fails over when the broker leading orders.placed is killed: leadership moves, kitchen catches up, nothing is lost or written twice', () => {
+    const leader = Object.entries(roles()).find(([, role]) => role === 'leader')![0];
+    const { code, journal } = runDrill('kafka-leader-failover');
+    expect(failures(journal)).toEqual([]);
+    expect(code).toBe(0);
+    expect(journal.ledger).toMatchObject({ lost: 0, unrecorded: 0, duplicated: 0 });
+    expect(journal.ledger!.accepted).toBeGreaterThan(500);
+    const killed = journal.faults.find((f) => f.kind === 'pod-kill')!;
+    expect(killed.target).toBe(leader);
+    // The new leader's identity: another broker took partition 0 while the killed one was down.
+    const newLeader = (killed.evidence.replacement as { leader: string }).leader;
+    expect(newLeader).toMatch(/^kafka-\d$/);
+    expect(newLeader).not.toBe(leader);
   }, 240_000);
 
   it('with acknowledgements that do not wait for a replica, the same drill loses acknowledged orders, and the ledger says so', () => {
@@ -70,7 +90,7 @@ describe('the HA topology', () => {
     expect(result.journal.verifications.filter((v) => !v.ok).map((v) => v.name)).toEqual(['no acknowledged order was lost']);
   }, 420_000);
 
-  it('stops every process, Sentinels included', () => {
+  it('stops every process, Sentinels and brokers included', () => {
     const pids = status().components.map((c) => c.pid!);
     expect(cli(['down'], env).code).toBe(0);
     expect(pids.filter(pidAlive)).toEqual([]);
