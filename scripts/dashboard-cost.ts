@@ -30,7 +30,8 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 10) {
 const reportDir = values['report-dir']!;
 mkdirSync(reportDir, { recursive: true });
 const stateDir = join(reportDir, 'stack');
-const opts = { ...defaultOptions(), portBase: 47400, stateDir };
+// Below Linux's ephemeral ports (32768 and up), so no outgoing connection can hold a port the stack listens on.
+const opts = { ...defaultOptions(), portBase: 25400, stateDir };
 const env = { ...process.env, FAULTLINE_PORT_BASE: String(opts.portBase), FAULTLINE_STATE_DIR: stateDir };
 
 /** CPU seconds of a process and its descendants (Chromium is a tree of processes). */

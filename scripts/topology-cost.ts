@@ -31,7 +31,7 @@ const residentMiB = (pid: number) => {
   }
 };
 /** Redis nodes and Sentinels, Kafka, the four services' replicas, and the rest (Prometheus, Jaeger, Toxiproxy, the supervisor). */
-const groupOf = (name: string) => (/^(redis|sentinel)/.test(name) ? 'redis and sentinels' : name === 'kafka' ? 'kafka' : /-\d+$/.test(name) ? 'shop replicas' : 'observability, toxiproxy, supervisor');
+const groupOf = (name: string) => (/^(redis|sentinel)/.test(name) ? 'redis and sentinels' : /^kafka(-\d)?$/.test(name) ? 'kafka' : /-\d+$/.test(name) ? 'shop replicas' : 'observability, toxiproxy, supervisor');
 
 interface Cost {
   topology: Topology;
@@ -41,7 +41,8 @@ interface Cost {
 }
 
 async function measure(topology: Topology): Promise<Cost> {
-  const opts = { ...defaultOptions(), topology, portBase: 47400, stateDir: join(reportDir, `stack-${topology}`) };
+  // Below Linux's ephemeral ports (32768 and up), so no outgoing connection can hold a port the stack listens on.
+  const opts = { ...defaultOptions(), topology, portBase: 25400, stateDir: join(reportDir, `stack-${topology}`) };
   console.log(`▶ ${topology}: bringing the stack up on port base ${opts.portBase}`);
   const stack = await up(opts, () => undefined);
   try {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
+import { haQueries, promClient } from '../support/dashboards.ts';
 import { cli, pidAlive, repoRoot, type StackStatus } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -73,6 +74,12 @@ describe('the HA topology', () => {
     expect(newLeader).toMatch(/^kafka-\d$/);
     expect(newLeader).not.toBe(leader);
   }, 240_000);
+
+  // After both failovers, so that the counters have moved and the returned nodes are replicas and followers again.
+  // Its faults annotation is every dashboard's, run by dashboards.test.ts while a fault is active.
+  it.each(haQueries.filter((q) => q.kind !== 'annotation').map((q) => [`${q.dashboard} ${q.where}`, q] as const))('%s returns series from the HA stack', async (_name, q) => {
+    await promClient(status().urls.prometheus).check(q);
+  });
 
   it('with acknowledgements that do not wait for a replica, the same drill loses acknowledged orders, and the ledger says so', () => {
     expect(cli(['down'], env).code).toBe(0);

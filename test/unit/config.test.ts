@@ -3,7 +3,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
-import { allPorts, defaultOptions } from '../../chaos/src/platforms/local/layout.ts';
+import { allPorts, defaultOptions, ephemeralOverlap } from '../../chaos/src/platforms/local/layout.ts';
 import { runtimeOptions } from '../../chaos/src/platforms/local/options.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { writableReportDir } from '../../chaos/src/core/report-dir.ts';
@@ -98,6 +98,15 @@ describe('runtime options', () => {
   it.each(['lean', 'ha'] as const)('gives every component its own port (%s topology)', (topology) => {
     const ports = allPorts({ ...defaultOptions(), topology, replicas: { gateway: 5, catalog: 5, orders: 5, kitchen: 5 } }).map(([, p]) => p);
     expect(new Set(ports).size).toBe(ports.length);
+  });
+  it('names the ports a base puts in the kernel\'s ephemeral range, and none for the default base', () => {
+    const ports = (portBase: number) => allPorts({ ...defaultOptions(), portBase, topology: 'ha' }).map(([, p]) => p);
+    expect(ephemeralOverlap(ports(17400), [32768, 60999])).toEqual([]);
+    // Straddling the range's start: the HA topology's Kafka listeners (base+89..96) fall in it, Redis (base+2) does not.
+    const straddling = ephemeralOverlap(ports(32700), [32768, 60999]);
+    expect(straddling).toEqual(expect.arrayContaining([32789, 32796]));
+    expect(straddling).not.toContain(32702);
+    expect(ephemeralOverlap(ports(37400), [32768, 60999])).toHaveLength(ports(37400).length);
   });
 });
 

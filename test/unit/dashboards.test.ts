@@ -32,7 +32,7 @@ describe('generated dashboards', () => {
   it('have unique uids, each its file name, and the faultline tag', () => {
     const uids = dashboards.map(({ d }) => d.uid);
     expect(new Set(uids).size).toBe(uids.length);
-    expect(uids.sort()).toEqual(['faultline-drill-overview', 'faultline-service']);
+    expect(uids.sort()).toEqual(['faultline-drill-overview', 'faultline-service', 'faultline-stores']);
     for (const { file, d } of dashboards) {
       expect(file).toBe(`${d.uid}.json`);
       expect(d.tags).toContain('faultline');

@@ -18,7 +18,7 @@ const drawn = panels.filter((p) => p.type !== 'row');
 describe('what the generated dashboards use, the page draws', () => {
   it('reads the very files the chart ships', () => {
     expect(dashboardsDir).toBe(outputDir);
-    expect(dashboards.map((d) => d.uid)).toEqual(['faultline-drill-overview', 'faultline-service']);
+    expect(dashboards.map((d) => d.uid)).toEqual(['faultline-drill-overview', 'faultline-service', 'faultline-stores']);
   });
 
   it('has a renderer for every panel type', () => {

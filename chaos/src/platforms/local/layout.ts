@@ -118,6 +118,14 @@ export function allPorts(opts: RuntimeOptions): Array<[string, number]> {
   return list;
 }
 
+/**
+ * The stack's ports the kernel may also hand out as the local end of outgoing connections (its ephemeral range,
+ * /proc/sys/net/ipv4/ip_local_port_range): one may already be taken by a connection when the stack comes to listen on it.
+ */
+export function ephemeralOverlap(ports: number[], [low, high]: [number, number]): number[] {
+  return ports.filter((port) => port >= low && port <= high);
+}
+
 export const paths = (stateDir: string) => ({
   state: join(stateDir, 'state.json'),
   processes: join(stateDir, 'processes.json'),

@@ -92,7 +92,8 @@ export class ManagedProcess extends EventEmitter {
 
   private async probeOnce(child: ChildProcess) {
     const ready = await this.spec.ready().catch(() => false);
-    if (this.child !== child) return;
+    // An answer that lands after the process died must not mark it ready again while it waits to restart.
+    if (this.child !== child || child.exitCode !== null || child.signalCode !== null) return;
     if (ready) this.health = 'ready';
     else if (this.health === 'ready') this.health = 'unready';
     if (!this.spec.live || this.health === 'starting' || Date.now() - this.livenessCheckedAt < liveness.periodMs) return;

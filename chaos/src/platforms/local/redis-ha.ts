@@ -76,15 +76,38 @@ export async function tuneSentinel(sentinel: Redis): Promise<void> {
   await sentinel.call('SENTINEL', 'DEBUG', 'info-period', String(sentinelTimings.infoPeriodMs));
 }
 
-/** Which node the Sentinels name primary now (asking each in turn until one answers), over one client per Sentinel. */
-export function primaryReader(p: Ports): () => Promise<string | undefined> {
+export interface RedisView {
+  /** The node most Sentinels name primary. */
+  primary?: string;
+  /** How many Sentinels name it. */
+  agreeing: number;
+  /** Each replica's replication lag behind the primary, in bytes of its replication stream. */
+  lagBytes: Record<string, number>;
+}
+
+/** Reads the Sentinels' view (all of them) and the primary's replication, over one client per Sentinel and per node. */
+export function redisViewReader(p: Ports): () => Promise<RedisView> {
   const sentinels = p.sentinels.map(probeClient);
+  const nodes = p.redisNodes.map(probeClient);
+  const named = async (sentinel: () => Promise<Redis>) => {
+    const addr = (await (await sentinel()).call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null;
+    const node = addr ? p.redisNodeProxies.indexOf(Number(addr[1])) : -1;
+    return node >= 0 ? `redis-${node}` : undefined;
+  };
   return async () => {
-    for (const sentinel of sentinels) {
-      const addr = (await (await sentinel()).call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null;
-      const node = addr ? p.redisNodeProxies.indexOf(Number(addr[1])) : -1;
-      if (node >= 0) return `redis-${node}`;
+    const names = (await Promise.all(sentinels.map(named))).filter((n): n is string => n !== undefined);
+    const votes = Map.groupBy(names, (n) => n);
+    const [primary, agreeing] = [...votes].map(([n, v]) => [n, v.length] as const).sort((a, b) => b[1] - a[1])[0] ?? [undefined, 0];
+    const lagBytes: Record<string, number> = {};
+    if (primary) {
+      const info = (await (await nodes[Number(primary.slice('redis-'.length))]!()).info('replication').catch(() => '')) as string;
+      const head = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+      // slaveN:ip=127.0.0.1,port=<node proxy>,state=online,offset=<n>,lag=<s>
+      for (const [, port, offset] of info.matchAll(/slave\d+:ip=[^,]+,port=(\d+),state=\w+,offset=(\d+)/g)) {
+        const node = p.redisNodeProxies.indexOf(Number(port));
+        if (node >= 0 && Number.isFinite(head)) lagBytes[`redis-${node}`] = Math.max(0, head - Number(offset));
+      }
     }
-    return undefined;
+    return { primary, agreeing, lagBytes };
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { isAlive, portFree } from '../../core/host.ts';
 import { sleep } from '../../core/time.ts';
-import { allPorts, paths, portsFor, type RuntimeOptions } from './layout.ts';
+import { allPorts, ephemeralOverlap, paths, portsFor, type RuntimeOptions } from './layout.ts';
 import { toolPaths } from './tools.ts';
 
 interface StateFile {
@@ -29,6 +29,16 @@ export async function fetchStatus(opts: Pick<RuntimeOptions, 'portBase'>): Promi
   return res?.ok ? ((await res.json()) as Status) : undefined;
 }
 
+/** The kernel's range for the local ports of outgoing connections, where Linux says. */
+function ephemeralPortRange(): [number, number] | undefined {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isInteger(low) && Number.isInteger(high) ? [low!, high!] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts the supervisor detached and waits until every component is ready, printing progress. */
 export async function up(opts: RuntimeOptions, print: (line: string) => void = console.log): Promise<Status> {
   const running = readState(opts.stateDir);
@@ -46,6 +56,11 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
   for (const [what, port] of allPorts(opts)) if (!(await portFree(port))) busy.push(`${port} (${what})`);
   if (busy.length > 0) {
     throw new UsageError(`ports already in use: ${busy.join(', ')}. Stop what holds them, or choose another base with --port-base or FAULTLINE_PORT_BASE (now ${opts.portBase}).`);
+  }
+  const range = ephemeralPortRange();
+  const overlap = range ? ephemeralOverlap(allPorts(opts).map(([, port]) => port), range) : [];
+  if (range && overlap.length > 0) {
+    print(`warning: ${overlap.length} of the stack's ports (${overlap[0]}…) lie in the kernel's ephemeral range (${range.join('–')}), which outgoing connections draw from; one may be taken when the stack comes to listen on it. A port base below ${range[0] - 100} avoids that.`);
   }
   const files = paths(opts.stateDir);
   mkdirSync(files.logs, { recursive: true });

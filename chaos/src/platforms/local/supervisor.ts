@@ -8,7 +8,7 @@ import { ServiceBalancer } from './balancer.ts';
 import { jaegerConfig, kafkaClientProxy, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
 import { kafkaNodeRestartDelayMs, kafkaViewReader, ordersTopic } from './kafka-ha.ts';
 import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
-import { natMapFor, primaryReader, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel } from './redis-ha.ts';
+import { natMapFor, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel, redisViewReader } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
@@ -54,7 +54,7 @@ export class Supervisor {
   private readonly balancers = new Map<ServiceName, ServiceBalancer>();
   private probeTimer?: NodeJS.Timeout;
   private primaryTimer?: NodeJS.Timeout;
-  private primaryNow?: () => Promise<string | undefined>;
+  private redisView?: ReturnType<typeof redisViewReader>;
   private readonly registry = new Registry();
   private readonly proxies: ProxySpec[];
   /** In the HA topology, the Redis node the Sentinels name primary, read every 500 ms. */
@@ -69,6 +69,8 @@ export class Supervisor {
   private readonly leaderlessMetric = new Gauge({ name: 'faultline_kafka_leaderless_partitions', help: 'HA topology: partitions of orders.placed whose leader is a broker that is down (or none).', registers: [this.registry] });
   private readonly leaderlessSecondsMetric = new Gauge({ name: 'faultline_kafka_leaderless_seconds', help: 'HA topology: how long some partition of orders.placed has been led by a broker that is down; 0 when none is.', registers: [this.registry] });
   private readonly underReplicatedMetric = new Gauge({ name: 'faultline_kafka_under_replicated_partitions', help: 'HA topology: partitions of orders.placed with fewer in-sync replicas than replicas.', registers: [this.registry] });
+  private readonly agreeingMetric = new Gauge({ name: 'faultline_redis_sentinels_agreeing', help: 'HA topology: Sentinels that name the primary most of them name (3 when all agree).', registers: [this.registry] });
+  private readonly replicationLagMetric = new Gauge({ name: 'faultline_redis_replication_lag_bytes', help: "HA topology: how far each connected replica's copy is behind the primary's replication stream, in bytes.", labelNames: ['node'] as const, registers: [this.registry] });
   private readonly failoversMetric = new Counter({ name: 'faultline_redis_failovers_total', help: 'HA topology: times the Sentinels named another Redis node primary.', registers: [this.registry] });
   private readonly restartsMetric = new Counter({ name: 'faultline_replica_restarts_total', help: 'Processes restarted by the supervisor.', labelNames: ['component'] as const, registers: [this.registry] });
   private readonly upMetric = new Gauge({ name: 'faultline_component_ready', help: '1 when a component passes its readiness probe.', labelNames: ['component'] as const, registers: [this.registry] });
@@ -257,10 +259,11 @@ export class Supervisor {
     const p = this.ports;
     const via = (edge: (typeof edges)[number]['name']) => `127.0.0.1:${p.proxies[edge]}`;
     const common = { HOST: '127.0.0.1', FAULTLINE_RESILIENCE: this.opts.resilience, LOG_LEVEL: 'info' };
-    // In the HA topology a client asks the Sentinels for the primary, and reaches whichever node it is through its own proxy.
+    // In the HA topology a client bootstraps from every broker, each through its own proxy.
     const kafka = (edge: 'orders-kafka' | 'kitchen-kafka') => ({
       KAFKA_BROKERS: this.opts.topology === 'ha' ? p.kafkaNodes.map((_, i) => `127.0.0.1:${kafkaClientProxy(p, edge, i)}`).join(',') : via(edge),
     });
+    // In the HA topology a client asks the Sentinels for the primary, and reaches whichever node it is through its own proxy.
     const redis = (edge: (typeof edges)[number]['name']) => ({
       REDIS_URL: `redis://${via(edge)}`,
       ...(this.opts.topology === 'ha' ? { REDIS_SENTINELS: p.sentinels.map((port) => `127.0.0.1:${port}`).join(','), REDIS_SENTINEL_MASTER: sentinelMaster, REDIS_NAT_MAP: natMapFor(p, edge) } : {}),
@@ -399,7 +402,7 @@ export class Supervisor {
     this.recordPids();
     this.probeTimer = setInterval(() => this.probeAll(), 1000);
     if (this.opts.topology === 'ha') {
-      this.primaryNow = primaryReader(this.ports);
+      this.redisView = redisViewReader(this.ports);
       this.kafkaView = kafkaViewReader(this.ports);
       await Promise.all([this.readPrimary(), this.readKafka()]);
       this.primaryTimer = setInterval(() => void this.readPrimary().then(() => this.readKafka()), 500);
@@ -411,9 +414,17 @@ export class Supervisor {
     this.log('ready');
   }
 
-  /** Sentinel's view of which node is primary, for status, the metrics and pod-kill's choice by role. */
+  /** Sentinel's view of which node is primary, for status, the metrics and pod-kill's choice by role; and each replica's lag. */
   private async readPrimary() {
-    const primary = await this.primaryNow?.();
+    const view = await this.redisView?.();
+    if (!view) return;
+    this.agreeingMetric.set(view.agreeing);
+    this.ports.redisNodes.forEach((_, i) => {
+      const lag = view.lagBytes[`redis-${i}`];
+      if (lag === undefined) this.replicationLagMetric.remove({ node: `redis-${i}` });
+      else this.replicationLagMetric.set({ node: `redis-${i}` }, lag);
+    });
+    const primary = view.primary;
     if (!primary) return;
     if (this.redisPrimary && primary !== this.redisPrimary) {
       this.failoversMetric.inc();

@@ -19,7 +19,7 @@ export const podKill = (api: SupervisorApi): FaultImplementation<Planned<'pod-ki
       async recovered() {
         const status = await api.status();
         const ready = new Set(inventoryOf(status).replicas[planned.service] ?? []);
-        const back = status.components.filter((c) => planned.replicas.includes(c.name) && ready.has(c.name) && !killed.some((k) => k.pid === c.pid));
+        const back = status.components.filter((c) => planned.replicas.includes(c.name) && ready.has(c.name) && c.pid !== undefined && !killed.some((k) => k.pid === c.pid));
         if (back.length < planned.replicas.length) return undefined;
         // A store's node: which node leads once the killed one is back (the new leader's identity).
         const leading = { redis: 'primary', kafka: 'leader' }[planned.service];
