@@ -91,7 +91,9 @@ describe('the HA topology', () => {
     console.info(`control run: ${result.journal.ledger!.lost} of ${result.journal.ledger!.accepted} acknowledged orders lost (try ${tries} of 2)`);
     expect(result.code).toBe(1);
     expect(result.journal.ledger!.lost).toBeGreaterThan(0);
-    expect(result.journal.ledger!.unrecorded).toBe(result.journal.ledger!.lost);
+    // Mostly orders with no record left; with kitchen's wait off too, a completion can be lost instead of the order.
+    expect(result.journal.ledger!.unrecorded).toBeGreaterThan(0);
+    expect(result.journal.ledger!.unrecorded).toBeLessThanOrEqual(result.journal.ledger!.lost);
     expect(result.stdout).toMatch(/✘ no acknowledged order was lost: expected lost = 0; observed lost = \d+ \(e\.g\. ord_\w+/);
     // Everything else about the failover held: the loss is the only failure.
     expect(result.journal.verifications.filter((v) => !v.ok).map((v) => v.name)).toEqual(['no acknowledged order was lost']);

@@ -66,6 +66,7 @@ export class Supervisor {
   private readonly leaderMetric = new Gauge({ name: 'faultline_kafka_leader', help: 'HA topology: 1 for the Kafka node leading orders.placed partition 0, 0 for the others.', labelNames: ['node'] as const, registers: [this.registry] });
   private readonly leaderChangesMetric = new Counter({ name: 'faultline_kafka_leader_changes_total', help: 'HA topology: times another Kafka node took the lead of orders.placed partition 0.', registers: [this.registry] });
   private leaderlessSince?: number;
+  private readonly leadership: Array<{ store: 'redis' | 'kafka'; node: string; at: string }> = [];
   private readonly leaderlessMetric = new Gauge({ name: 'faultline_kafka_leaderless_partitions', help: 'HA topology: partitions of orders.placed whose leader is a broker that is down (or none).', registers: [this.registry] });
   private readonly leaderlessSecondsMetric = new Gauge({ name: 'faultline_kafka_leaderless_seconds', help: 'HA topology: how long some partition of orders.placed has been led by a broker that is down; 0 when none is.', registers: [this.registry] });
   private readonly underReplicatedMetric = new Gauge({ name: 'faultline_kafka_under_replicated_partitions', help: 'HA topology: partitions of orders.placed with fewer in-sync replicas than replicas.', registers: [this.registry] });
@@ -428,10 +429,17 @@ export class Supervisor {
     if (!primary) return;
     if (this.redisPrimary && primary !== this.redisPrimary) {
       this.failoversMetric.inc();
+      this.recordLeader('redis', primary);
       this.log(`Sentinel names ${primary} primary (was ${this.redisPrimary})`);
     }
     this.redisPrimary = primary;
     this.ports.redisNodes.forEach((_, i) => this.primaryMetric.set({ node: `redis-${i}` }, `redis-${i}` === primary ? 1 : 0));
+  }
+
+  /** Each change of leader, oldest first (the last 50): what pod-kill reads for the node that took over. */
+  private recordLeader(store: 'redis' | 'kafka', node: string) {
+    this.leadership.push({ store, node, at: new Date().toISOString() });
+    this.leadership.splice(0, this.leadership.length - 50);
   }
 
   /** Which broker leads orders.placed (partition 0), which partitions are led by a broker that is down, and which lack a replica. */
@@ -445,6 +453,7 @@ export class Supervisor {
     this.leaderlessSecondsMetric.set(this.leaderlessSince === undefined ? 0 : (Date.now() - this.leaderlessSince) / 1000);
     if (view.leader && this.kafkaLeader && view.leader !== this.kafkaLeader) {
       this.leaderChangesMetric.inc();
+      this.recordLeader('kafka', view.leader);
       this.log(`${view.leader} leads ${ordersTopic} (was ${this.kafkaLeader})`);
     }
     if (view.leader) this.kafkaLeader = view.leader;
@@ -491,6 +500,7 @@ export class Supervisor {
         url: c.url,
       })),
       proxies,
+      ...(this.opts.topology === 'ha' ? { leadership: this.leadership } : {}),
     };
   }
 
