@@ -98,9 +98,12 @@ method:
     const store = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['redis-0'] });
     expect(store.status).toBe(404);
     expect(((await store.json()) as { error: { message: string } }).error.message).toContain('exists only in the HA topology (faultline up --topology ha); this stack is lean');
-    const badNode = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['kafka-0'] });
+    const badNode = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['mysql-0'] });
     expect(badNode.status).toBe(400);
     expect(((await badNode.json()) as { error: { message: string } }).error.message).toContain('expected a Redis or Kafka node such as redis-0');
+    const otherStore = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['kafka-0'] });
+    expect(otherStore.status).toBe(400);
+    expect(((await otherStore.json()) as { error: { message: string } }).error.message).toContain("nodes must be the edge's own store's");
     expect((await faults()).filter((f) => f.drill === 'x')).toEqual([]);
   });
 

@@ -23,7 +23,7 @@ export const edgeFaultRequest = z.strictObject({
   jitterMs: z.number().int().min(0).max(60_000).default(0),
   /** A store edge only: the nodes (redis-0, ...) whose links the fault takes; by default every node's. */
   nodes: z.array(z.string().regex(/^(redis|kafka)-\d$/, 'expected a Redis or Kafka node such as redis-0 or kafka-1')).min(1).optional(),
-});
+}).refine((r) => !r.nodes || r.nodes.every((node) => node.startsWith(`${edgeNamed(r.edge)?.server}-`)), { message: "nodes must be the edge's own store's, such as redis-0 on redis-redis", path: ['nodes'] });
 export type EdgeFaultRequest = z.infer<typeof edgeFaultRequest>;
 
 /** A fault the agent cannot undo itself (a k6 flood, a replica kill) but still shows as active until its deadline. */
