@@ -10,7 +10,7 @@ import { fetchStatus } from '../platforms/local/runtime.ts';
 import { Redis } from 'ioredis';
 import { distribution, servingAgainMs, type Answered, type Distribution } from './stats.ts';
 import { sleep } from './step.ts';
-import { order, pace, waitUntil, type Shop } from './timings.ts';
+import { order, pace, waitUntil, type OrderTarget } from './timings.ts';
 
 export interface FailoverResult {
   trials: number;
@@ -28,7 +28,7 @@ export interface FailoverResult {
 /** An answer slower than this counts as not yet serving: the shop's deadline is longer, a client's patience is not. */
 const promptMs = 1000;
 
-export async function measureFailover(portBase: number, shop: Shop, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
+export async function measureFailover(portBase: number, shop: OrderTarget, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
   const p = portsFor(portBase);
   const platform = supervisorApi(portBase);
   const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { maxRetriesPerRequest: 1 });
@@ -36,15 +36,21 @@ export async function measureFailover(portBase: number, shop: Shop, trials: numb
   await admin.connect();
   const primary = async () => ((await sentinel.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null)?.[1];
   const leader = async () => (await admin.fetchTopicMetadata({ topics: [ordersTopic] }).catch(() => undefined))?.topics[0]?.partitions.find((q) => q.partitionId === 0)?.leader;
-  const roleHolder = async (role: string) => (await fetchStatus({ portBase }))?.components.find((c) => 'role' in c && c.role === role)?.name;
-  // Every node back, with its role, and every replica in sync: a trial starts from a whole topology.
-  const whole = () => waitUntil(async () => ((await fetchStatus({ portBase }))?.components.every((c) => c.health === 'ready') && (await roleHolder('primary')) && (await roleHolder('leader')) ? true : undefined), 90_000, 500);
+  type Status = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
+  const roleHolder = (status: Status | undefined, role: string) => status?.components.find((c) => 'role' in c && c.role === role)?.name;
+  // Every node back and ready, with a primary and a leader named: a trial starts from a whole topology.
+  const whole = () =>
+    waitUntil(async () => {
+      const status = await fetchStatus({ portBase });
+      return status?.components.every((c) => c.health === 'ready') && roleHolder(status, 'primary') && roleHolder(status, 'leader') ? status : undefined;
+    }, 90_000, 500);
   const results = { redisPromoted: [] as number[], redisServing: [] as number[], kafkaElected: [] as number[], kafkaServing: [] as number[] };
   const notes: string[] = [];
 
   const trial = async (i: number, what: 'redis' | 'kafka') => {
-    if (!(await whole())) return void notes.push(`trial ${i}: the HA topology was not whole within 90 s; ${what} skipped`);
-    const victim = (await roleHolder(what === 'redis' ? 'primary' : 'leader'))!;
+    const status = await whole();
+    if (!status) return void notes.push(`trial ${i}: the HA topology was not whole within 90 s; ${what} skipped`);
+    const victim = roleHolder(status, what === 'redis' ? 'primary' : 'leader')!;
     const before = what === 'redis' ? await primary() : await leader();
     const answers: Answered[] = [];
     const stop = pace(orderRps, 40_000, async () => {
@@ -71,12 +77,15 @@ export async function measureFailover(portBase: number, shop: Shop, trials: numb
     print(`  trial ${i}/${trials}: ${victim} killed → ${what === 'redis' ? 'promoted' : 'new leader'} ${changedAt ? changedAt - killAt : '-'} ms, serving again ${serving ?? '-'} ms (${refused} orders refused)`);
   };
 
-  for (let i = 1; i <= trials; i++) {
-    await trial(i, 'redis');
-    await trial(i, 'kafka');
+  try {
+    for (let i = 1; i <= trials; i++) {
+      await trial(i, 'redis');
+      await trial(i, 'kafka');
+    }
+  } finally {
+    await admin.disconnect();
+    sentinel.disconnect();
   }
-  await admin.disconnect();
-  sentinel.disconnect();
   return {
     trials,
     redisPromotedMs: distribution(results.redisPromoted),

@@ -40,7 +40,7 @@ export type Tolerance = z.infer<typeof tolerance>;
 /** Chaos Mesh's selector shape, narrowed to the shop: which service's replicas. */
 export const selector = z.strictObject({ service: shopService });
 
-/** The roles a store's nodes have where it runs with several: Redis's as Sentinel names them, Kafka's for a topic. */
+/** The roles a store's nodes have where it runs with several: Redis's as Sentinel names them, Kafka's for a topic. The first leads. */
 export const storeRoles = { redis: ['primary', 'replica'], kafka: ['leader', 'follower'] } as const;
 
 export const storeRole = z.enum([...storeRoles.redis, ...storeRoles.kafka]);

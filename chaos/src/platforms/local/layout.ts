@@ -49,14 +49,18 @@ export const kafkaEdges = edges.filter((e) => e.server === 'kafka');
 export function portsFor(base: number) {
   const proxies = Object.fromEntries(edges.map((e, i) => [e.name, base + 30 + i])) as Record<(typeof edges)[number]['name'], number>;
   const replicaPort = (service: ServiceName, replica: number) => base + 50 + serviceNames.indexOf(service) * 10 + replica;
+  // Each Kafka node's listeners; the lean topology's one broker is kafka-0.
+  const kafkaNodes = [0, 1, 2].map((i) =>
+    i === 0 ? { direct: base + 3, controller: base + 4, orders: base + 5, kitchen: base + 6 } : { direct: base + 88 + i, controller: base + 90 + i, orders: base + 92 + i, kitchen: base + 94 + i },
+  );
   return {
     control: base,
     toxiproxy: base + 1,
     redis: base + 2,
-    kafka: base + 3,
-    kafkaController: base + 4,
-    kafkaOrders: base + 5,
-    kafkaKitchen: base + 6,
+    kafka: kafkaNodes[0]!.direct,
+    kafkaController: kafkaNodes[0]!.controller,
+    kafkaOrders: kafkaNodes[0]!.orders,
+    kafkaKitchen: kafkaNodes[0]!.kitchen,
     prometheus: base + 7,
     jaegerQuery: base + 8,
     otlpHttp: base + 9,
@@ -71,10 +75,8 @@ export function portsFor(base: number) {
     redisNodeProxies: [base + 18, base + 19, base + 24],
     /** Each client's proxy to each Redis node after redis-0 (whose proxy is the edge's own). */
     redisNodeClientProxies: (edge: string, node: number) => base + 40 + (node - 1) * redisEdges.length + redisEdges.findIndex((e) => e.name === edge),
-    /** The HA topology's Kafka nodes; kafka-0's ports are those above. Each node has a listener per client edge. */
-    kafkaNodes: [0, 1, 2].map((i) =>
-      i === 0 ? { direct: base + 3, controller: base + 4, orders: base + 5, kitchen: base + 6 } : { direct: base + 88 + i, controller: base + 90 + i, orders: base + 92 + i, kitchen: base + 94 + i },
-    ),
+    /** The HA topology's Kafka nodes (kafka-0's ports are those above): each has a listener per client edge. */
+    kafkaNodes,
     /** What the brokers know each other by (their inter-broker listener, advertised): proxies, so that replication can be cut. */
     kafkaNodeProxies: [base + 25, base + 26, base + 27],
     /** Each client's proxy to each Kafka node after kafka-0 (whose proxy is the edge's own). */

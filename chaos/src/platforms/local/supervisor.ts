@@ -53,7 +53,7 @@ export class Supervisor {
   readonly components: Component[] = [];
   private readonly balancers = new Map<ServiceName, ServiceBalancer>();
   private probeTimer?: NodeJS.Timeout;
-  private primaryTimer?: NodeJS.Timeout;
+  private storesTimer?: NodeJS.Timeout;
   private redisView?: ReturnType<typeof redisViewReader>;
   private readonly registry = new Registry();
   private readonly proxies: ProxySpec[];
@@ -405,8 +405,8 @@ export class Supervisor {
     if (this.opts.topology === 'ha') {
       this.redisView = redisViewReader(this.ports);
       this.kafkaView = kafkaViewReader(this.ports);
-      await Promise.all([this.readPrimary(), this.readKafka()]);
-      this.primaryTimer = setInterval(() => void this.readPrimary().then(() => this.readKafka()), 500);
+      await Promise.all([this.readRedis(), this.readKafka()]);
+      this.storesTimer = setInterval(() => void this.readRedis().then(() => this.readKafka()), 500);
     }
     this.faults.start();
     await this.waitReady(replicas, 'services', 120_000);
@@ -416,7 +416,7 @@ export class Supervisor {
   }
 
   /** Sentinel's view of which node is primary, for status, the metrics and pod-kill's choice by role; and each replica's lag. */
-  private async readPrimary() {
+  private async readRedis() {
     const view = await this.redisView?.();
     if (!view) return;
     this.agreeingMetric.set(view.agreeing);
@@ -591,7 +591,7 @@ export class Supervisor {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
     clearInterval(this.probeTimer);
-    clearInterval(this.primaryTimer);
+    clearInterval(this.storesTimer);
     await this.kafkaView?.close();
     this.faults.stop();
     await this.faults.thawAll();

@@ -2,12 +2,14 @@
 // fault agent shows the kill as active until the replacements are ready and, for a store's node, another node has led.
 import type { Planned } from '../../../drill/faults/index.ts';
 import type { FaultImplementation } from '../../../drill/platform.ts';
+import { storeRoles } from '../../../drill/fields.ts';
 import { inventoryOf, type SupervisorApi } from '../platform.ts';
 
 export const podKill = (api: SupervisorApi): FaultImplementation<Planned<'pod-kill'>> => ({
   async inject(planned, ctx) {
     const target = planned.replicas.join(',');
-    const leading = ({ redis: 'primary', kafka: 'leader' } as Record<string, string>)[planned.service];
+    // The role that leads a store: a Redis primary, a Kafka leader.
+    const leading = (storeRoles as Record<string, readonly string[]>)[planned.service]?.[0];
     const killed = await api.kill(planned.replicas);
     const marker = await api.trackFault({ drill: ctx.drill, kind: 'pod-kill', target, durationMs: 60_000 }).catch(() => undefined);
     return {
