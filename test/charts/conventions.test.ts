@@ -86,6 +86,45 @@ describe.each(scenarios)('chart scenario %s', (scenario) => {
   });
 });
 
+describe('the ha profile (ci/ha-values.yaml)', () => {
+  const manifests = render('ha-values.yaml');
+  const named = (kind: string, name: string) => manifests.find((m) => m.kind === kind && m.metadata.name === `faultline-${name}`)!;
+  const envOf = (m: Manifest) => Object.fromEntries((podSpecOf(m).containers[0].env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+
+  it('runs three Redis nodes, three Sentinels and three Kafka nodes, started together, each with a disruption budget of one', () => {
+    for (const part of ['redis', 'redis-sentinel', 'kafka']) {
+      expect(named('StatefulSet', part).spec).toMatchObject({ replicas: 3, podManagementPolicy: 'Parallel' });
+      expect(named('PodDisruptionBudget', part).spec.maxUnavailable).toBe(1);
+    }
+    expect(manifests.find((m) => m.kind === 'Service' && m.metadata.name === 'faultline-redis')).toBeUndefined(); // no Service balancing over replicas
+  });
+
+  it('points every service at the Sentinels, and makes orders and kitchen wait for a replica', () => {
+    for (const service of ['gateway', 'catalog', 'orders', 'kitchen']) {
+      const env = envOf(named('Deployment', service));
+      expect(env).toMatchObject({ REDIS_SENTINELS: 'faultline-redis-sentinel:26379', REDIS_SENTINEL_MASTER: 'faultline' });
+      expect(env.REDIS_URL).toBeUndefined();
+      expect(env.REDIS_WAIT_REPLICAS).toBe(service === 'orders' || service === 'kitchen' ? '1' : undefined);
+    }
+  });
+
+  it('forms one KRaft quorum of three, replicating orders.placed three times with min.insync.replicas 2', () => {
+    const env = envOf(named('StatefulSet', 'kafka'));
+    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS!.split(',')).toEqual([0, 1, 2].map((i) => `${i}@faultline-kafka-${i}.faultline-kafka-headless.faultline.svc:9093`));
+    expect(env).toMatchObject({ KAFKA_DEFAULT_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2', KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '3', KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '2' });
+    expect(podSpecOf(named('Job', 'kafka-topics')).containers[0].command).toEqual(expect.arrayContaining(['--replication-factor=3', '--config=min.insync.replicas=2']));
+  });
+
+  it("ships start scripts that the shell parses", () => {
+    const scripts = named('ConfigMap', 'redis-ha').data as Record<string, string>;
+    expect(Object.keys(scripts).sort()).toEqual(['lib.sh', 'redis.sh', 'sentinel.sh']);
+    for (const [name, text] of Object.entries(scripts)) {
+      const r = spawnSync('sh', ['-n'], { input: text, encoding: 'utf8' });
+      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    }
+  });
+});
+
 describe('the values schema', () => {
   it.each([
     [['--set', 'replicaCount=3'], 'replicaCount'],
@@ -94,6 +133,8 @@ describe('the values schema', () => {
     [['--set', 'services.orders.settings.lower_case=1'], 'lower_case'],
     [['--set', 'kafka.heap=lots'], 'heap'],
     [['--set', 'services.gateway.service.nodePort=80'], 'nodePort'],
+    [['--set', 'topology=cluster'], 'topology'],
+    [['--set', 'redis.sentinel.downAfterMilliseconds=10'], 'downAfterMilliseconds'],
   ])('refuses %j, naming %s', (args, named) => {
     const r = helmTemplate(args);
     expect(r.ok).toBe(false);

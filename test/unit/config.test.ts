@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, baseConfig, env, loadConfig } from '@faultline/common';
+import { ConfigError, baseConfig, env, loadConfig, redisSettings, withRedis } from '@faultline/common';
 import { allPorts, defaultOptions, ephemeralOverlap } from '../../chaos/src/platforms/local/layout.ts';
 import { runtimeOptions } from '../../chaos/src/platforms/local/options.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
@@ -20,6 +20,12 @@ describe('service configuration', () => {
   it('names every bad setting', () => {
     expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { PORT: 'eighty', REDIS_URL: 'http://x' })).toThrow(/PORT="eighty".*\n.*REDIS_URL="http:\/\/x"/);
+  });
+  it('needs REDIS_URL, or REDIS_SENTINELS where Redis runs with Sentinel', () => {
+    const redis = withRedis(baseConfig.extend(redisSettings));
+    expect(() => loadConfig(redis, { PORT: '8080' })).toThrow(/REDIS_URL=null: expected a redis:\/\/ URL, or REDIS_SENTINELS where Redis runs with Sentinel/);
+    expect(loadConfig(redis, { PORT: '8080', REDIS_SENTINELS: 'sentinel:26379' }).REDIS_SENTINELS).toEqual([{ host: 'sentinel', port: 26379 }]);
+    expect(loadConfig(redis, { PORT: '8080', REDIS_URL: 'redis://127.0.0.1:6379' }).REDIS_URL).toBe('redis://127.0.0.1:6379');
   });
   it('setup refuses an unknown option with exit 2 before installing anything', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'tooling/setup.ts'), '--with-kid'], { encoding: 'utf8' });

@@ -1,7 +1,7 @@
-import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve, redisSettings } from '@faultline/common';
+import { adoptDeadline, baseConfig, createApp, createLogger, createRedis, createRegistry, env, finishApp, handle, serviceConfig, parseOrderRequest, requireJson, resilienceMetrics, serve, redisSettings, withRedis } from '@faultline/common';
 import { createMenuStore, seed } from './menu.ts';
 
-const config = serviceConfig('catalog', baseConfig.extend({ ...redisSettings, MENU_CACHE_TTL_MS: env.positiveInt(2000) }));
+const config = serviceConfig('catalog', withRedis(baseConfig.extend({ ...redisSettings, MENU_CACHE_TTL_MS: env.positiveInt(2000) })));
 const logger = createLogger('catalog', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('catalog', config.REPLICA);
 const redis = createRedis(config, logger);

@@ -5,6 +5,33 @@ import type { RedisSettings } from './config.ts';
 import { apiError } from './contracts.ts';
 
 /**
+ * ioredis ends a Sentinel client for good when a failover notice (+switch-master, seen by failoverDetector) lands while
+ * the client is reconnecting: its connector throws "Connection is closed." and nothing retries. On Kubernetes, after
+ * the primary's pod was deleted, kitchen's client stayed ended and every completion failed. This client connects
+ * again after any end it was not asked for.
+ */
+export class SentinelClient extends Redis {
+  private closing = false;
+  constructor(options: RedisOptions) {
+    super(options);
+    this.on('end', () => {
+      if (this.closing) return;
+      setTimeout(() => {
+        if (this.status === 'end' && !this.closing) this.connect().catch(() => undefined);
+      }, 250).unref();
+    });
+  }
+  override disconnect(reconnect = false) {
+    if (!reconnect) this.closing = true;
+    super.disconnect(reconnect);
+  }
+  override quit(callback?: Parameters<Redis['quit']>[0]) {
+    this.closing = true;
+    return super.quit(callback);
+  }
+}
+
+/**
  * A Redis client that fails fast while disconnected instead of queueing commands without bound. With Sentinels, it
  * asks them for the primary on every (re)connect, so after a failover it follows the promoted replica.
  */
@@ -17,7 +44,7 @@ export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_S
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
   };
   const redis = settings.REDIS_SENTINELS
-    ? new Redis({
+    ? new SentinelClient({
         ...common,
         sentinels: settings.REDIS_SENTINELS,
         name: settings.REDIS_SENTINEL_MASTER,
@@ -29,7 +56,7 @@ export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_S
         // A primary that answers as a replica (just demoted) is dropped, and the Sentinels asked again.
         reconnectOnError: (err) => err.message.startsWith('READONLY'),
       })
-    : new Redis(settings.REDIS_URL, common);
+    : new Redis(settings.REDIS_URL!, common);
   let down = false;
   redis.on('error', (err) => {
     if (!down) logger.warn({ err: err.message }, 'redis unavailable');

@@ -51,7 +51,7 @@ const hostPort = /^[\w.-]+:\d{1,5}$/;
  * REDIS_WAIT_REPLICAS > 0 makes a write count only once that many replicas have it (WAIT), within REDIS_WAIT_TIMEOUT_MS.
  */
 export const redisSettings = {
-  REDIS_URL: env.redisUrl(),
+  REDIS_URL: env.redisUrl().optional(),
   REDIS_SENTINELS: z
     .string()
     .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
@@ -67,6 +67,11 @@ export const redisSettings = {
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
 };
 export type RedisSettings = z.infer<z.ZodObject<typeof redisSettings>>;
+
+/** A service's settings with redisSettings: one of REDIS_URL and REDIS_SENTINELS must say where Redis is. */
+export function withRedis<S extends z.ZodObject>(schema: S): S {
+  return schema.refine((c: Record<string, unknown>) => c.REDIS_URL !== undefined || c.REDIS_SENTINELS !== undefined, { message: 'expected a redis:// URL, or REDIS_SENTINELS where Redis runs with Sentinel', path: ['REDIS_URL'] });
+}
 
 export const baseConfig = z.object({
   PORT: env.port(),

@@ -21,6 +21,7 @@ import {
   serve,
   stampDeadline,
   redisSettings,
+  withRedis,
 } from '@faultline/common';
 import { apiKeysSetting, authenticate } from './auth.ts';
 import { countClientRequests } from './client-requests.ts';
@@ -30,7 +31,7 @@ import { rateLimit } from './rate-limit.ts';
 
 const config = serviceConfig(
   'gateway',
-  baseConfig.extend({
+  withRedis(baseConfig.extend({
     CATALOG_URL: env.url(),
     ORDERS_URL: env.url(),
     ...redisSettings,
@@ -43,7 +44,7 @@ const config = serviceConfig(
     RATE_LIMIT_BURST: env.positiveInt(100),
     ADMISSION_CONCURRENCY: env.positiveInt(16),
     ADMISSION_QUEUE: env.positiveInt(8),
-  }),
+  })),
 );
 const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('gateway', config.LOG_LEVEL, config.REPLICA);

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { baseConfig, inMessageTrace, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced, redisSettings, replicationWait } from '@faultline/common';
+import { baseConfig, inMessageTrace, createApp, createKafka, createLogger, createRedis, createRegistry, env, serviceConfig, serve, topics, Counter, Gauge, Histogram, type OrderPlaced, redisSettings, withRedis, replicationWait } from '@faultline/common';
 import { createKitchen } from './kitchen.ts';
 import { createStations } from './stations.ts';
 
 const config = serviceConfig(
   'kitchen',
-  baseConfig.extend({
+  withRedis(baseConfig.extend({
     ...redisSettings,
     KAFKA_BROKERS: env.brokers(),
     KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
@@ -13,7 +13,7 @@ const config = serviceConfig(
     KITCHEN_STATIONS: z.coerce.number().int().min(1).max(256).default(4),
     KITCHEN_RETRY_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
     KITCHEN_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(3000),
-  }),
+  })),
 );
 const enabled = config.FAULTLINE_RESILIENCE;
 const worker = `kitchen-${config.REPLICA}`;

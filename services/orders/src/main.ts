@@ -29,6 +29,7 @@ import {
   Gauge,
   type OrderRequest,
   redisSettings,
+  withRedis,
   replicationWait,
 } from '@faultline/common';
 import { watchKitchenBacklog } from './backlog.ts';
@@ -36,7 +37,7 @@ import { createOrderService, type Quote } from './orders.ts';
 
 const config = serviceConfig(
   'orders',
-  baseConfig.extend({
+  withRedis(baseConfig.extend({
     ...redisSettings,
     KAFKA_BROKERS: env.brokers(),
     CATALOG_URL: env.url(),
@@ -45,7 +46,7 @@ const config = serviceConfig(
     KITCHEN_GROUP: z.string().regex(/^[\w.-]{1,100}$/, 'expected a consumer group id').default('kitchen'),
     MAX_KITCHEN_LAG: env.positiveInt(200),
     LAG_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
-  }),
+  })),
 );
 const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('orders', config.LOG_LEVEL, config.REPLICA);

@@ -59,6 +59,9 @@ function candidates(fault: PodKill, inventory: Inventory): string[] {
   const ready = inventory.replicas[service] ?? [];
   if (service !== 'redis' && service !== 'kafka') return ready;
   if (!ready.some((name) => inventory.roles?.[name])) {
+    if (ready.length > 1) {
+      throw new UsageError(`pod-kill: this platform does not read the roles of ${service}'s ${ready.length} nodes (Kubernetes does not yet), so it cannot tell which one a kill would take; run the drill on the local runtime's HA topology (faultline up --topology ha), where ${takesOver[service]}`);
+    }
     throw new UsageError(`pod-kill: ${service} runs as one instance here, so killing it is an outage, not a failover; on the local runtime, start the HA topology (faultline up --topology ha), where ${takesOver[service]}`);
   }
   return role ? ready.filter((name) => inventory.roles![name] === role) : ready;

@@ -36,7 +36,7 @@ export function describeKubernetesPlan(file: Drill, opts: KubernetesPlanOptions,
     const settled = (b: FaultBody): FaultBody => (b.kind === 'NetworkPolicy' ? { kind: 'NetworkPolicy', body: together.find((p) => p.metadata?.name === b.body.metadata?.name) ?? b.body } : b);
     planned.forEach(({ fault, id }, i) => {
       if (fault.kind === 'pod-kill') {
-        if (fault.selector.service === 'redis') planFault(fault, { replicas: {}, edges: edgeNames }); // refused: the chart's Redis has no replica
+        if (fault.selector.service === 'redis') planFault(fault, { replicas: {}, edges: edgeNames }); // refused: a store is killed by role, which Kubernetes does not read
         // Which pods depends on the cluster at run time; the selector and mode do not.
         const identity: FaultIdentity = { id, drill: drill.name, kind: 'pod-kill', target: fault.selector.service, expiresAt: now + podKillMarkerMs };
         lines.push(`# ${id}: pod-kill, mode ${fault.mode}${fault.value ? ` ${fault.value}` : ''}: delete ready pods matching ${shopPodSelector(opts.release, fault.selector.service)} with gracePeriodSeconds ${podKillOptions.gracePeriodSeconds}; their ReplicaSet replaces them`);

@@ -3,6 +3,7 @@
 // Redis), loads as k6 Jobs in the cluster. Where a drill may act on the API alone (the chaos controller's Role, with
 // no proxies and no Secret), `traffic: false` makes it a faults-only platform.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
 import { UsageError } from '../../core/errors.ts';
 import { loadDurationMs } from '../../drill/fields.ts';
 import { redisLedger } from '../../drill/ledger.ts';
@@ -36,6 +37,18 @@ export async function requireService(core: CoreV1Api, service: string, namespace
   });
 }
 
+/** The pod a Redis replica follows (its primary announces itself by its pod's DNS name), or undefined for a primary. */
+async function primaryOf(url: string): Promise<string | undefined> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const host = /^master_host:(\S+)/m.exec(await redis.info('replication'))?.[1];
+    return host?.split('.')[0];
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & { driver: ReturnType<typeof faultDriver> } {
   const { kc, namespace, release } = opts;
   const driver = faultDriver(opts);
@@ -44,7 +57,11 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
   const opened: LoopbackServer[] = [];
   let endpoints: Promise<Endpoints> | undefined;
   let proxyBase: string | undefined;
-  let redisUrl: string | undefined;
+  const tunnels = new Map<string, Promise<LoopbackServer>>();
+  const tunnelTo = (pod: string) => {
+    if (!tunnels.has(pod)) tunnels.set(pod, podTunnel(kc, namespace, pod, 6379).then((t) => (opened.push(t), t)));
+    return tunnels.get(pod)!;
+  };
 
   // One pod list serves every probe of a sample (and the runner polls often): cached for half a second.
   let cached: { at: number; inventory: Promise<Inventory> } | undefined;
@@ -59,14 +76,10 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
       throw new UsageError(describeApiError(`read Secret ${names.apiKeys} (the release's API keys) in namespace ${namespace}`, err));
     });
     const key = (client: string) => Buffer.from(secret.data?.[`client.${client}`] ?? '', 'base64').toString('utf8');
-    const redisPod = (await inventory()).replicas.redis?.[0];
-    if (!redisPod) throw new UsageError(`no ready Redis pod of release ${release} in namespace ${namespace}: the ledger cannot be read`);
+    if (!(await inventory()).replicas.redis?.length) throw new UsageError(`no ready Redis pod of release ${release} in namespace ${namespace}: the ledger cannot be read`);
     const proxy = await apiProxy(kc);
     opened.push(proxy);
     proxyBase = proxy.address;
-    const redis = await podTunnel(kc, namespace, redisPod, 6379);
-    opened.push(redis);
-    redisUrl = `redis://${redis.address}`;
     const service = (name: string, port: string | number) => `${proxy.address}/api/v1/namespaces/${namespace}/services/http:${name}:${port}/proxy`;
     return { gateway: service(names.gateway, 'http'), prometheus: service(names.prometheus, 'http'), apiKeys: { local: key('local'), load: key('load') } };
   };
@@ -106,7 +119,11 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
     },
     async ledger() {
       await this.connect();
-      return redisLedger({ url: redisUrl! });
+      const [first] = (await driver.inventory()).replicas.redis ?? [];
+      if (!first) throw new Error(`no ready Redis pod of release ${release} in namespace ${namespace}: the ledger cannot be read`);
+      // With topology ha any node may be the primary by now, and a replica may lag: read where writes go.
+      const primary = await primaryOf(`redis://${(await tunnelTo(first)).address}`);
+      return redisLedger({ url: `redis://${(await tunnelTo(primary ?? first)).address}` });
     },
     async close() {
       await Promise.all(opened.splice(0).map((s) => s.close()));
