@@ -124,6 +124,12 @@ describe("the chart's ha profile on a real node", () => {
     for (const p of topic.partitions) expect(p.isr.sort(), `partition ${p.partition}`).toEqual(['0', '1', '2']);
   });
 
+  it('passes helm test', () => {
+    const r = helm(['test', release, '--namespace', namespace]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/Phase: +Succeeded/);
+  });
+
   it('completes an order through Sentinel and the replicated topic, acknowledged once a Redis replica has it', async () => {
     const res = await fetch(`${endpoints.gateway}/api/orders`, {
       method: 'POST',
