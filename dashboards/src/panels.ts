@@ -47,5 +47,5 @@ export const retries = (matcher?: string) =>
 
 export const shedRequests = (matcher?: string) =>
   timeseriesPanel('Shed requests', units.RequestsPerSecond, { expr: perSecond('requests_shed_total', 'service, reason', matcher), legend: '{{service}}: {{reason}}' }).description(
-    'Refused before any work: overload (admission control, 503), deadline (passed while waiting), kitchen_lag (back pressure from the consumer lag).',
+    'Refused before any work: overload (admission control, 503), client_share (a client past its share of the admission places, 429), deadline (passed while waiting), kitchen_lag (back pressure from the consumer lag).',
   );

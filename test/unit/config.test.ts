@@ -58,6 +58,8 @@ describe('service configuration', () => {
   it.each([
     ['gateway', { RATE_LIMIT_RPS: '0' }, /RATE_LIMIT_RPS="0"/],
     ['gateway', { ADMISSION_QUEUE: 'many' }, /ADMISSION_QUEUE="many"/],
+    ['gateway', { ADMISSION_CLIENT_SHARE_PERCENT: '0' }, /ADMISSION_CLIENT_SHARE_PERCENT="0"/],
+    ['gateway', { REDIS_URL: '' }, /REDIS_URL="": expected a redis:\/\/ URL/],
     ['gateway', { FAULTLINE_RESILIENCE: 'maybe' }, /FAULTLINE_RESILIENCE="maybe": expected on or off/],
     ['orders', { MAX_KITCHEN_LAG: '-1' }, /MAX_KITCHEN_LAG="-1"/],
     ['orders', { LAG_POLL_MS: '5' }, /LAG_POLL_MS="5"/],

@@ -215,4 +215,39 @@ describe('admission control', () => {
       server.close();
     }
   });
+
+  it("holds a client to its share of the places, so that a flooding client cannot take a quiet one's", async () => {
+    const registry = new Registry();
+    const app = express();
+    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (req) => req.get('x-client') ?? 'anonymous', places: 2 } }));
+    const gates: Array<() => void> = [];
+    const ran: string[] = [];
+    app.get('/work', (req, res) => {
+      ran.push(req.get('x-client')!);
+      gates.push(() => res.json({ ok: true }));
+    });
+    finishApp(app, createLogger('test', 'silent', '0'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    try {
+      const flood = Array.from({ length: 4 }, () => send('flood'));
+      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood']));
+      const floodAnswers = await Promise.all(flood.slice(2));
+      expect(floodAnswers.map((r) => r.status)).toEqual([429, 429]); // past its 2 places, though 2 queue places are free
+      expect(((await floodAnswers[0]!.json()) as { error: { code: string } }).error.code).toBe('over_client_share');
+      const quiet = send('quiet'); // both slots are the flood's: it waits in the queue, and is not refused
+      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(1));
+      gates.shift()!();
+      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood', 'quiet']));
+      while (gates.length) gates.shift()!();
+      expect((await quiet).status).toBe(200);
+      expect((await Promise.all(flood.slice(0, 2))).map((r) => r.status)).toEqual([200, 200]);
+      expect(await metric(registry, 'requests_shed_total', { reason: 'client_share' })).toBe(2);
+      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
 });

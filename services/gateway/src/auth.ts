@@ -9,15 +9,24 @@ export const apiKeysSetting = z
   .regex(/^[\w-]+:[\x21-\x2b\x2d-\x7e]{16,128}(,[\w-]+:[\x21-\x2b\x2d-\x7e]{16,128})*$/, 'expected name:key[,name:key], keys 16-128 printable characters without commas')
   .transform((s) => new Map(s.split(',').map((pair) => [pair.slice(pair.indexOf(':') + 1), pair.slice(0, pair.indexOf(':'))] as const)));
 
-export function authenticate(keys: Map<string, string>): RequestHandler {
+/** The client a presented key belongs to, compared in constant time; undefined for a missing or unknown key. */
+export function clientOfKey(keys: Map<string, string>): (presented: string | undefined) => string | undefined {
   const known = [...keys.entries()].map(([key, client]) => ({ key: Buffer.from(key), client }));
+  return (presented) => {
+    if (!presented) return undefined;
+    const candidate = Buffer.from(presented);
+    return known.find((k) => k.key.length === candidate.length && timingSafeEqual(k.key, candidate))?.client;
+  };
+}
+
+export function authenticate(keys: Map<string, string>): RequestHandler {
+  const clientOf = clientOfKey(keys);
   return (req, res, next) => {
     const presented = req.get('x-api-key');
     if (!presented) return next(apiError('missing_api_key'));
-    const candidate = Buffer.from(presented);
-    const match = known.find((k) => k.key.length === candidate.length && timingSafeEqual(k.key, candidate));
-    if (!match) return next(apiError('unknown_api_key'));
-    res.locals.client = match.client;
+    const client = clientOf(presented);
+    if (!client) return next(apiError('unknown_api_key'));
+    res.locals.client = client;
     next();
   };
 }

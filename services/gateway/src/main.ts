@@ -23,7 +23,9 @@ import {
   redisSettings,
   withRedis,
 } from '@faultline/common';
-import { apiKeysSetting, authenticate } from './auth.ts';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { apiKeysSetting, authenticate, clientOfKey } from './auth.ts';
 import { countClientRequests } from './client-requests.ts';
 import { lastGoodMenu } from './menu-fallback.ts';
 import { openapi } from './openapi.ts';
@@ -44,6 +46,8 @@ const config = serviceConfig(
     RATE_LIMIT_BURST: env.positiveInt(100),
     ADMISSION_CONCURRENCY: env.positiveInt(16),
     ADMISSION_QUEUE: env.positiveInt(8),
+    // Percent of the concurrency + queue places one client may hold; 100 turns the per-client share off.
+    ADMISSION_CLIENT_SHARE_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
   })),
 );
 const enabled = config.FAULTLINE_RESILIENCE;
@@ -57,13 +61,17 @@ const orders = dependency('orders', config.ORDERS_TIMEOUT_MS, true);
 const redisDependency = dependency('redis', config.REDIS_TIMEOUT_MS, false);
 const menu = lastGoodMenu(registry, enabled);
 
+// Read before any work, from the key alone: a request without a known key counts as the anonymous client.
+const clientOf = clientOfKey(config.API_KEYS);
+const places = config.ADMISSION_CONCURRENCY + config.ADMISSION_QUEUE;
+const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (req: Request) => clientOf(req.get('x-api-key')) ?? 'anonymous', places: Math.max(1, Math.floor((places * config.ADMISSION_CLIENT_SHARE_PERCENT) / 100)) } : undefined;
 const app = createApp({
   registry,
   logger,
   bodyLimit: `${limits.bodyBytes}b`,
   guards: [
     ...(enabled ? [stampDeadline(config.REQUEST_DEADLINE_MS)] : []),
-    admissionControl({ registry, enabled, concurrency: config.ADMISSION_CONCURRENCY, queue: config.ADMISSION_QUEUE }),
+    admissionControl({ registry, enabled, concurrency: config.ADMISSION_CONCURRENCY, queue: config.ADMISSION_QUEUE, perClient: clientShare }),
   ],
 });
 app.get('/api/openapi.json', (_req, res) => {

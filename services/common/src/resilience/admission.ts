@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { bulkhead, isBulkheadRejectedError } from 'cockatiel';
 import { Gauge, type Registry } from 'prom-client';
 import { apiError } from '../contracts.ts';
@@ -12,6 +12,12 @@ export interface AdmissionOptions {
   concurrency: number;
   /** Requests allowed to wait for a slot; beyond that the request is shed at once. */
   queue: number;
+  /**
+   * Who sent a request, read before any work (the gateway: the API key's client, or "anonymous"), and how many of the
+   * concurrency + queue places one client may hold at once. A client past its share is refused with 429, so that a
+   * flooding client cannot take a quiet one's places. Unset: no per-client share.
+   */
+  perClient?: { of: (req: Request) => string; places: number };
 }
 
 /**
@@ -19,7 +25,7 @@ export interface AdmissionOptions {
  * `concurrency` requests with `queue` waiting; the rest get 503 overloaded. A request whose deadline
  * passed while it waited is dropped.
  */
-export function admissionControl({ registry, enabled, concurrency, queue }: AdmissionOptions): RequestHandler {
+export function admissionControl({ registry, enabled, concurrency, queue, perClient }: AdmissionOptions): RequestHandler {
   const metrics = resilienceMetrics(registry);
   let active = 0;
   new Gauge({ name: 'http_server_active_requests', help: 'Requests being worked on now.', registers: [registry], collect() { this.set(active); } });
@@ -38,9 +44,24 @@ export function admissionControl({ registry, enabled, concurrency, queue }: Admi
   }
   const slots = bulkhead(concurrency, queue);
   new Gauge({ name: 'admission_queue_requests', help: 'Requests waiting for an admission slot.', registers: [registry], collect() { this.set(queue - slots.queueSlots); } });
-  return (_req, res, next) => {
+  const held = new Map<string, number>();
+  return (req, res, next) => {
     let closed = false;
     res.once('close', () => (closed = true));
+    if (perClient) {
+      const client = perClient.of(req);
+      const holding = held.get(client) ?? 0;
+      if (holding >= perClient.places) {
+        metrics.shed.inc({ reason: 'client_share' });
+        return next(apiError('over_client_share', `this client already holds ${holding} of the ${concurrency + queue} places`, { retryAfterSeconds: 1 }));
+      }
+      held.set(client, holding + 1);
+      res.once('close', () => {
+        const left = held.get(client)! - 1;
+        if (left === 0) held.delete(client);
+        else held.set(client, left);
+      });
+    }
     slots
       .execute(
         () =>
