@@ -35,11 +35,17 @@ export class SentinelClient extends Redis {
  * A Redis client that fails fast while disconnected instead of queueing commands without bound. With Sentinels, it
  * asks them for the primary on every (re)connect, so after a failover it follows the promoted replica.
  */
-export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_MASTER' | 'REDIS_NAT_MAP'>, logger: Logger): Redis {
+export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_MASTER' | 'REDIS_NAT_MAP' | 'REDIS_WAIT_TIMEOUT_MS'>, logger: Logger): Redis {
   const common: RedisOptions = {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A command in flight when the connection drops fails rather than being sent again after the reconnect: WAIT is
+    // about the writes of its own connection, so a WAIT resent to a new primary answers at once for writes the old one
+    // took with it (a completion acknowledged and lost in a failover drill). Bounded, since ioredis then drops such
+    // commands unanswered when the reconnect is quick.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: settings.REDIS_WAIT_TIMEOUT_MS + 2000,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
   };
