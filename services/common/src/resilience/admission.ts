@@ -44,6 +44,7 @@ export function admissionControl({ registry, enabled, concurrency, queue, perCli
   }
   const slots = bulkhead(concurrency, queue);
   new Gauge({ name: 'admission_queue_requests', help: 'Requests waiting for an admission slot.', registers: [registry], collect() { this.set(queue - slots.queueSlots); } });
+  // Hand-written: cockatiel's bulkhead has no per-key share. Keys are the API clients and "anonymous": bounded.
   const held = new Map<string, number>();
   return (req, res, next) => {
     let closed = false;
