@@ -46,12 +46,13 @@ beforeAll(async () => {
     1000,
   );
 
-  // The catalog slowed to 150 ms, then 100 menus at once overrun admission control: shed with 503.
+  // The catalog slowed to 150 ms, then 100 menus at once overrun admission control.
   const slow = await platform.injectEdgeFault({ drill, kind: 'latency', edge: 'gateway-catalog', direction: 'from', latencyMs: 150, jitterMs: 0, durationMs: 30_000 });
   faultIds.push(slow.id);
   await Promise.all(Array.from({ length: 100 }, () => shop.menu()));
   await platform.removeFault(slow.id);
-  await waitFor('shed requests in Prometheus', () => present('requests_shed_total{reason="overload"}'));
+  // From one client, most are refused at its share (client_share); the panel draws every reason.
+  await waitFor('shed requests in Prometheus', () => present('requests_shed_total'));
 
   // The catalog cut off from the gateway, held until every query has run (its deadline clears it if this run dies).
   const cut = await platform.injectEdgeFault({ drill, kind: 'network-partition', edge: 'gateway-catalog', direction: 'both', jitterMs: 0, durationMs: 120_000 });

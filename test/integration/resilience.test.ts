@@ -111,14 +111,16 @@ describe('gateway: rate limit per API key, in Redis', () => {
 
 describe('gateway: admission control', () => {
   it('sheds overload with 503 overloaded and Retry-After before doing work, and admitted requests stay fast', async () => {
-    // Catalog slowed to 150 ms per call, so that 100 concurrent menu requests overrun 12 slots and a queue of 4.
+    // Catalog slowed to 150 ms per call, so that 100 concurrent menu requests overrun 16 slots and a queue of 8. They
+    // come from three clients in turn, none past its share (12 places), so that the shared limit is what binds.
     await toxiproxy.addToxic('gateway-catalog', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
     const shedBefore = await scrape(gateway, 'requests_shed_total', { reason: 'overload' });
     const catalogCallsBefore = await scrape(gateway, 'dependency_calls_total', { dependency: 'catalog' });
+    const clients = [undefined, stack.apiKeys.local, stack.apiKeys.load];
     const results = await Promise.all(
-      Array.from({ length: 100 }, async () => {
+      Array.from({ length: 100 }, async (_, i) => {
         const start = Date.now();
-        const r = await shop.menu();
+        const r = await shop.menu(clients[i % 3]);
         return { ...r, ms: Date.now() - start };
       }),
     );
@@ -134,6 +136,22 @@ describe('gateway: admission control', () => {
     // Served requests waited at most for one queue's worth of 150 ms calls, far inside the 3 s deadline.
     expect(slowest).toBeLessThan(1500);
     console.info(`admission: ${served.length} served (slowest ${slowest} ms), ${shed.length} shed`);
+  });
+
+  it("holds one client to its share of the places: a burst from it gets 429 over_client_share, and another client's requests are still served", async () => {
+    // Catalog slowed again, so that the burst's requests hold their places.
+    await toxiproxy.addToxic('gateway-catalog', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
+    const shareBefore = await scrape(gateway, 'requests_shed_total', { reason: 'client_share' });
+    const burst = Array.from({ length: 60 }, () => shop.menu());
+    await new Promise((r) => setTimeout(r, 50)); // the burst holds its 12 places first
+    const quiet = await Promise.all(Array.from({ length: 6 }, () => shop.menu(stack.apiKeys.local)));
+    const flooded = await Promise.all(burst);
+    const refused = flooded.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(60 - 12 - 1);
+    expect(refused.every((r) => r.body.error.code === 'over_client_share' && r.headers.get('retry-after') === '1')).toBe(true);
+    expect(flooded.filter((r) => r.status === 503)).toEqual([]); // the shared places were never all taken
+    expect(quiet.map((r) => r.status)).toEqual(Array(6).fill(200));
+    expect(await scrape(gateway, 'requests_shed_total', { reason: 'client_share' })).toBe(shareBefore + refused.length);
   });
 });
 

@@ -45,7 +45,8 @@ export function shopClient(stack: StackStatus) {
   };
   return {
     request,
-    menu: () => request('GET', '/api/menu'),
+    /** With a key, the menu counts as that client's request (admission control's per-client share); without, the anonymous client's. */
+    menu: (apiKey?: string) => request('GET', '/api/menu', apiKey ? { headers: { 'x-api-key': apiKey } } : {}),
     order: (items: unknown, key: string = randomUUID(), extra: Record<string, string> = {}) =>
       request('POST', '/api/orders', { headers: { 'x-api-key': stack.apiKey, 'idempotency-key': key, ...extra }, body: { items } }),
     get: (id: string) => request('GET', `/api/orders/${id}`, { headers: { 'x-api-key': stack.apiKey } }),

@@ -83,8 +83,9 @@ export async function runBenchCommand(base: RuntimeOptions, rawFlags: Record<str
     'Resilience is a start-up setting of every service, so the resilience-off phase runs on the same layout and ports, restarted with FAULTLINE_RESILIENCE=off, in the same run.',
     "The per-key rate limit is raised (RATE_LIMIT_RPS=100000) so that capacity measures the shop, not one client's quota.",
   ];
-  // Not the bench's concern: a stack whose rate limit would throttle the load key.
-  const settings = { ...base.settings, gateway: { ...base.settings.gateway, RATE_LIMIT_RPS: '100000', RATE_LIMIT_BURST: '100000' } };
+  // Not the bench's concern: a stack whose rate limit or per-client share would throttle the load key, the one client
+  // it offers the whole load from (its figures are the shop's, not one client's).
+  const settings = { ...base.settings, gateway: { ...base.settings.gateway, RATE_LIMIT_RPS: '100000', RATE_LIMIT_BURST: '100000', ADMISSION_CLIENT_SHARE_PERCENT: '100' } };
   const quiet = (l: string) => log(`  ${l.trim()}`);
   const result: BenchResult = {
     benchmark: 'overload',
