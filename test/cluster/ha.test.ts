@@ -12,6 +12,7 @@ import { loadKubeConfig } from '../../chaos/src/platforms/kubernetes/client.ts';
 import { kubernetesPlatform } from '../../chaos/src/platforms/kubernetes/platform.ts';
 import { installChart } from '../../tooling/cluster/command.ts';
 import { nodePaths } from '../../tooling/toolchain.ts';
+import { steadyLoad } from '../support/shop.ts';
 import { clients, cluster, helm, waitFor } from './support.ts';
 
 const namespace = 'faultline-ha';
@@ -41,42 +42,37 @@ const podReady = async (name: string) => {
   return pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && pod;
 };
 
-/** Orders placed every 250 ms while a store fails over: each answer's status, and the ids acknowledged (201) and when. */
+/** One order through the gateway; an acknowledged one (201) is added to `acked`. */
+async function placeOrder(acked: string[]) {
+  const res = await fetch(`${endpoints.gateway}/api/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys.local, 'idempotency-key': randomUUID() },
+    body: JSON.stringify({ items: [{ sku: 'margherita', qty: 1 }] }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = (await res.json().catch(() => undefined)) as { id?: string } | undefined;
+  if (res.status === 201 && body?.id) acked.push(body.id);
+  return { status: res.status, body };
+}
+
+/** Orders placed every 250 ms while a store fails over (the suites' steadyLoad), and the ids acknowledged. */
 function steadyOrders() {
-  const statuses = new Map<number, number>();
   const acked: string[] = [];
-  const ackedAt: number[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const res = await fetch(`${endpoints.gateway}/api/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys.local, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ items: [{ sku: 'margherita', qty: 1 }] }),
-        signal: AbortSignal.timeout(5000),
-      }).catch(() => undefined);
-      const status = res?.status ?? 0;
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      const body = (await res?.json().catch(() => undefined)) as { id?: string } | undefined;
-      if (status === 201 && body?.id) {
-        acked.push(body.id);
-        ackedAt.push(Date.now());
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  const load = steadyLoad(() => placeOrder(acked), { workers: 1, pauseMs: 250, maxMs: 180_000 });
   return {
     acked,
     /** Stops once one more order is acknowledged; resolves with how many answers had each status. */
     async stopAfterNextAck() {
       const before = acked.length;
       await waitFor('an order acknowledged after the failover', async () => acked.length > before || undefined, 60_000, 250);
-      stopped = true;
-      await loop;
-      return Object.fromEntries(statuses);
+      const outcomes = await load.stop();
+      return Object.fromEntries([...Map.groupBy(outcomes, (o) => o.status)].map(([status, os]) => [status, os.length]));
     },
     /** The longest time without an acknowledgement, in seconds: the gap a client saw. */
-    longestGapS: () => Math.max(0, ...ackedAt.slice(1).map((t, i) => t - ackedAt[i]!)) / 1000,
+    longestGapS: () => {
+      const ackedAt = load.outcomes.filter((o) => o.status === 201).map((o) => o.at + o.ms);
+      return Math.max(0, ...ackedAt.slice(1).map((t, i) => t - ackedAt[i]!)) / 1000;
+    },
   };
 }
 
@@ -131,14 +127,9 @@ describe("the chart's ha profile on a real node", () => {
   });
 
   it('completes an order through Sentinel and the replicated topic, acknowledged once a Redis replica has it', async () => {
-    const res = await fetch(`${endpoints.gateway}/api/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys.local, 'idempotency-key': randomUUID() },
-      body: JSON.stringify({ items: [{ sku: 'margherita', qty: 2 }] }),
-    });
-    expect(res.status).toBe(201);
-    const { id } = (await res.json()) as { id: string };
-    await expectNoneLost([id]);
+    const acked: string[] = [];
+    expect((await placeOrder(acked)).status).toBe(201);
+    await expectNoneLost(acked);
   });
 
   it('fails over when the Redis primary pod is deleted: a replica is promoted, orders are acknowledged again, none is lost, and the new pod rejoins as a replica', async () => {
