@@ -17,7 +17,7 @@ const indent = (text: string, n: number) => text.trim().split('\n').map((l) => `
 
 for (const tool of [chartToolPaths.helm, chartToolPaths.kubeconform, chartToolPaths.promtool, chartToolPaths.kubeSchemas]) {
   if (!existsSync(tool)) {
-    console.error(`charts:check: ${tool} is missing; run \`npm run setup\` first`);
+    console.error(`charts:check: ${tool} is missing; run \`npm run setup -- --for-tests\` first`);
     process.exit(1);
   }
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, cpSync, chmodSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -97,6 +97,43 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`, stdout: r.stdout ?? '' };
 }
 
+/** As run, without blocking the event loop, so that builds run side by side and each still prints that it is alive. */
+function runAsync(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<ReturnType<typeof run>> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      stderr = (stderr + text).slice(-64_000);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) opts.onLine?.(line);
+    });
+    child.on('error', (err) => resolve({ ok: false, out: `${stdout}${stderr}${String(err)}`, stdout }));
+    child.on('close', (code) => resolve({ ok: code === 0, out: `${stdout}${stderr}`, stdout }));
+  });
+}
+
+/**
+ * A `go build` or `go install` with -v, printing every 20 s how many modules it downloaded and packages it compiled,
+ * so that a build of minutes shows it is alive.
+ */
+async function goBuild(log: Log, label: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const started = Date.now();
+  let downloaded = 0;
+  let compiled = 0;
+  const count = (line: string) => (line.startsWith('go: downloading ') ? downloaded++ : /^[\w.-]+(\/[\w.~+-]+)*$/.test(line) && compiled++);
+  const beat = setInterval(() => log(`  … ${label}: ${downloaded} modules downloaded, ${compiled} packages compiled, ${seconds(started)}`), 20_000);
+  try {
+    return await runAsync('go', [args[0]!, '-v', ...args.slice(1)], { ...opts, onLine: count });
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 function tail(text: string, lines = 12) {
   return text.trim().split('\n').slice(-lines).join('\n');
 }
@@ -107,11 +144,11 @@ function stampOf(dir: string) {
 }
 
 /** Installs into a temporary folder and renames it into place, so a failure leaves nothing half-installed. */
-function installAtomically(finalDir: string, stamp: string, build: (tmp: string) => void) {
+async function installAtomically(finalDir: string, stamp: string, build: (tmp: string) => void | Promise<void>) {
   mkdirSync(toolsDir, { recursive: true });
   const tmp = mkdtempSync(join(toolsDir, '.tmp-'));
   try {
-    build(tmp);
+    await build(tmp);
     writeFileSync(join(tmp, '.installed'), `${stamp}\n`);
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(tmp, finalDir);
@@ -168,7 +205,7 @@ interface GoInstallOptions {
   stampSuffix?: string;
 }
 
-function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '', opts: GoInstallOptions = {}) {
+async function ensureGoInstall(log: Log, name: string, pkg: string, version: string, binName: string, ldflags = '', opts: GoInstallOptions = {}) {
   const dir = join(toolsDir, name);
   const stamp = `${pkg}@${version}${opts.stampSuffix ?? ''}`;
   if (stampOf(dir) === stamp && existsSync(join(dir, binName))) {
@@ -176,9 +213,9 @@ function ensureGoInstall(log: Log, name: string, pkg: string, version: string, b
   } else {
     log(`… building ${name} ${version} with go install (a minute or two the first time)`);
     const started = Date.now();
-    installAtomically(dir, stamp, (tmp) => {
+    await installAtomically(dir, stamp, async (tmp) => {
       const args = ['install', '-trimpath', ...(ldflags ? ['-ldflags', ldflags] : []), `${pkg}@${version}`];
-      const r = run('go', args, { env: { ...goEnv(), GOBIN: tmp } });
+      const r = await goBuild(log, name, args, { env: { ...goEnv(), GOBIN: tmp } });
       if (!r.ok) throw new SetupError(`go install ${pkg}@${version} failed (Go module proxy):\n${tail(r.out)}`);
       opts.verify?.(join(tmp, binName));
     });
@@ -193,7 +230,7 @@ function ensureHelm(log: Log) {
   const { module, version, kubeVersion } = pins.helm;
   const [major, minor] = kubeVersion.split('.');
   const ldflags = `-X ${module}/internal/version.version=${version} -X ${module}/pkg/chartutil.k8sVersionMajor=${major} -X ${module}/pkg/chartutil.k8sVersionMinor=${minor}`;
-  ensureGoInstall(log, 'helm', `${module}/cmd/helm`, version, 'helm', ldflags, { stampSuffix: ` kube ${kubeVersion}`, verify: (bin) => verifyHelm(bin, version, kubeVersion) });
+  return ensureGoInstall(log, 'helm', `${module}/cmd/helm`, version, 'helm', ldflags, { stampSuffix: ` kube ${kubeVersion}`, verify: (bin) => verifyHelm(bin, version, kubeVersion) });
 }
 
 /** The ldflags are strings Helm could silently ignore if a package moved: check that the binary reports both. */
@@ -214,9 +251,9 @@ function verifyHelm(bin: string, version: string, kubeVersion: string) {
 }
 
 /** `go mod download` of one pinned module: its source folder in the module cache (read-only) and zip size. */
-function goModDownload(module: string, version: string) {
+async function goModDownload(module: string, version: string) {
   const started = Date.now();
-  const r = run('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv(), cwd: toolsDir });
+  const r = await runAsync('go', ['mod', 'download', '-json', `${module}@${version}`], { env: goEnv(), cwd: toolsDir });
   if (!r.ok) throw new SetupError(`go mod download ${module}@${version} failed (Go module proxy):\n${tail(r.out)}`);
   const info = JSON.parse(r.stdout) as { Dir: string; Zip: string; Info: string };
   const time = (JSON.parse(readFileSync(info.Info, 'utf8')) as { Time: string }).Time;
@@ -227,7 +264,7 @@ function goModDownload(module: string, version: string) {
  * Strict JSON schemas for every Kubernetes 1.36 kind and the prometheus-operator CRDs, generated from the pinned modules
  * into kubeconform's layout. The stamp includes a hash of the generator, so a change to it regenerates them.
  */
-function ensureKubeSchemas(log: Log) {
+async function ensureKubeSchemas(log: Log) {
   const k8s = pins.kubernetesSchemas;
   const po = pins.prometheusOperator;
   const dir = chartToolPaths.kubeSchemas;
@@ -241,12 +278,12 @@ function ensureKubeSchemas(log: Log) {
   }
   log(`… generating ${label} from the Go modules`);
   const started = Date.now();
-  installAtomically(dir, stamp, (tmp) => {
-    const kube = goModDownload(k8s.module, k8s.version);
+  await installAtomically(dir, stamp, async (tmp) => {
+    const kube = await goModDownload(k8s.module, k8s.version);
     log(`  ${k8s.module}@${k8s.version}: ${(kube.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${kube.took}`);
     const swagger = JSON.parse(readFileSync(join(kube.dir, 'api', 'openapi-spec', 'swagger.json'), 'utf8')) as { definitions?: Record<string, unknown> };
     const files = kubernetesSchemas(swagger);
-    const operator = goModDownload(po.module, po.version);
+    const operator = await goModDownload(po.module, po.version);
     log(`  ${po.module}@${po.version}: ${(operator.zipBytes / 2 ** 20).toFixed(1)} MiB zip, ${operator.took}`);
     const meta = objectMetaSchema(swagger);
     for (const crd of po.crds) {
@@ -290,7 +327,7 @@ interface SourceBuild {
 const sourceBuildFlags = ['-trimpath', '-buildvcs=false'];
 
 /** Builds a command inside its own module's source, for modules whose go.mod has replace directives (`go install` refuses those). */
-function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, ldflags, verify }: SourceBuild) {
+async function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, ldflags, verify }: SourceBuild) {
   const dir = join(toolsDir, name);
   const stamp = `${module}@${version}/${pkg} ${sourceBuildFlags.join(' ')}${ldflags ? ` ldflags ${ldflags}` : ''}`;
   if (stampOf(dir) === stamp && existsSync(join(dir, name))) {
@@ -298,12 +335,12 @@ function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, 
   } else {
     log(`… building ${name} ${release} from ${module}@${version} (several minutes the first time)`);
     const started = Date.now();
-    installAtomically(dir, stamp, (tmp) => {
+    await installAtomically(dir, stamp, async (tmp) => {
       const src = join(tmp, 'src');
-      cpSync(goModDownload(module, version).dir, src, { recursive: true });
+      cpSync((await goModDownload(module, version)).dir, src, { recursive: true });
       chmodSync(src, 0o755);
       run('chmod', ['-R', 'u+w', src]);
-      const r = run('go', ['build', ...sourceBuildFlags, ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(tmp, name), pkg], { cwd: src, env: goEnv() });
+      const r = await goBuild(log, name, ['build', ...sourceBuildFlags, ...(ldflags ? ['-ldflags', ldflags] : []), '-o', join(tmp, name), pkg], { cwd: src, env: goEnv() });
       rmSync(src, { recursive: true, force: true });
       if (!r.ok) throw new SetupError(`building ${name} ${release} failed:\n${tail(r.out)}`);
       verify?.(join(tmp, name));
@@ -314,7 +351,7 @@ function ensureBuiltFromSource(log: Log, { name, module, version, release, pkg, 
 }
 
 function ensureJaeger(log: Log) {
-  ensureBuiltFromSource(log, { name: 'jaeger', ...pins.jaeger, pkg: './cmd/jaeger' });
+  return ensureBuiltFromSource(log, { name: 'jaeger', ...pins.jaeger, pkg: './cmd/jaeger' });
 }
 
 /** promtool and prometheus, at the chart's Prometheus minor, from one module (replace directives, so built from its source). */
@@ -340,7 +377,7 @@ const ensurePromtool = (log: Log) => ensureBuiltFromSource(log, prometheusComman
 /** The server, for the chart's Prometheus image on a node here (its web UI's assets are not built: the API is what drills read). */
 const ensurePrometheus = (log: Log) => ensureBuiltFromSource(log, prometheusCommand('prometheus'));
 
-function ensureKafka(log: Log) {
+async function ensureKafka(log: Log) {
   const { version, scala } = pins.kafka;
   const dir = join(toolsDir, `kafka-${version}`);
   const stamp = `org.apache.kafka:kafka_${scala}:${version}`;
@@ -349,9 +386,9 @@ function ensureKafka(log: Log) {
     return;
   }
   log(`… fetching Apache Kafka ${version} broker jars from Maven Central`);
-  installAtomically(dir, stamp, (tmp) => {
+  await installAtomically(dir, stamp, async (tmp) => {
     writeFileSync(join(tmp, 'pom.xml'), kafkaPom(version, scala));
-    const r = run('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'], { cwd: tmp });
+    const r = await runAsync('mvn', ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', '-DoutputDirectory=lib'], { cwd: tmp });
     if (!r.ok) throw new SetupError(`Maven did not fetch kafka_${scala}:${version} (Maven Central):\n${tail(r.out)}`);
   });
   log(`✓ kafka ${version} (maven, fetched)`);
@@ -368,32 +405,51 @@ function requireCommand(cmd: string, args: string[], hint: string) {
   if (!run(cmd, args).ok) throw new SetupError(`${cmd} is needed: ${hint}`);
 }
 
-/** Installs every part the local runtime needs. Idempotent: a second run only checks stamps. */
-export function installToolchain(log: Log = console.log) {
+/** Waits for every install to settle before it throws, so that no build is left running behind a failed one. */
+async function allInstalled(installs: Promise<unknown>[]) {
+  const failed = (await Promise.allSettled(installs)).filter((r) => r.status === 'rejected');
+  if (failed.length > 0) throw failed[0]!.reason;
+}
+
+/**
+ * Installs every part the local runtime needs (what `npm run demo` runs), and nothing else. The Go builds and the
+ * Maven fetch run side by side: downloads overlap with compiling. Idempotent: a second run only checks stamps.
+ */
+export async function installToolchain(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.22 or newer');
   requireCommand('java', ['-version'], 'install a Java 17 runtime');
   requireCommand('mvn', ['-v'], 'install Maven 3');
-  ensureApt(log, [pins.redis, pins.prometheus, pins.chromium]);
-  ensureGoInstall(log, 'toxiproxy', `${pins.toxiproxy.module}/cmd/server`, pins.toxiproxy.version, 'server', `-X ${pins.toxiproxy.module}.Version=${pins.toxiproxy.version.slice(1)}`);
-  ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6');
-  ensureKafka(log);
-  ensureJaeger(log);
-  installChartTooling(log);
+  ensureApt(log, [pins.redis, pins.prometheus]);
+  await allInstalled([
+    ensureJaeger(log),
+    ensureGoInstall(log, 'k6', pins.k6.module, pins.k6.version, 'k6'),
+    ensureGoInstall(log, 'toxiproxy', `${pins.toxiproxy.module}/cmd/server`, pins.toxiproxy.version, 'server', `-X ${pins.toxiproxy.module}.Version=${pins.toxiproxy.version.slice(1)}`),
+    ensureKafka(log),
+  ]);
+}
+
+/** What the test suites need beyond the runtime: the chart tooling, and Chromium to check that reports and dashboards render. */
+export async function installTestTooling(log: Log = console.log) {
+  ensureApt(log, [pins.chromium]);
+  await installChartTooling(log);
 }
 
 /** kind, for users with Docker who run the Kubernetes runtime: not needed by the tests, so only on request. */
 export function installKind(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.22 or newer');
-  ensureGoInstall(log, 'kind', pins.kind.module, pins.kind.version, 'kind');
+  return ensureGoInstall(log, 'kind', pins.kind.module, pins.kind.version, 'kind');
 }
 
 /** What `npm run charts:check` needs: helm, kubeconform, the strict schemas and promtool (Go only; no apt, Java or Maven). */
-export function installChartTooling(log: Log = console.log) {
+export async function installChartTooling(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.22 or newer');
-  ensureHelm(log);
-  ensureGoInstall(log, 'kubeconform', `${pins.kubeconform.module}/cmd/kubeconform`, pins.kubeconform.version, 'kubeconform', `-X main.version=${pins.kubeconform.version}`);
-  ensureKubeSchemas(log);
-  ensurePromtool(log);
+  await allInstalled([
+    ensurePromtool(log),
+    ensureHelm(log),
+    ensureGoInstall(log, 'kubeconform', `${pins.kubeconform.module}/cmd/kubeconform`, pins.kubeconform.version, 'kubeconform', `-X main.version=${pins.kubeconform.version}`),
+  ]);
+  // After kubeconform: the generated schemas are checked with it.
+  await ensureKubeSchemas(log);
 }
 
 /** The control plane a node runs (tooling/cluster/node.ts); `npm run setup -- --with-node` installs it. */
@@ -489,7 +545,7 @@ function controlPlaneGoMod(kubeGoMod: string) {
 }
 
 /** etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl, each checked by its version before they are moved into place. */
-function ensureControlPlaneBinaries(log: Log) {
+async function ensureControlPlaneBinaries(log: Log) {
   const kube = pins.kubernetesSchemas;
   const etcd = pins.etcd;
   const dir = dirname(controlPlanePaths.etcd);
@@ -504,8 +560,8 @@ function ensureControlPlaneBinaries(log: Log) {
   }
   log(`… building ${label} from the Go module proxy (5–10 minutes the first time on 2 cores)`);
   const started = Date.now();
-  installAtomically(dir, stamp, (tmp) => {
-    const source = goModDownload(kube.module, kube.version);
+  await installAtomically(dir, stamp, async (tmp) => {
+    const source = await goModDownload(kube.module, kube.version);
     // The module (with the go.sum the build resolved) stays next to the binaries: the exact versions they were built from.
     const mod = join(tmp, 'module');
     mkdirSync(join(mod, 'etcd'), { recursive: true });
@@ -513,7 +569,7 @@ function ensureControlPlaneBinaries(log: Log) {
     writeFileSync(join(mod, 'etcd', 'main.go'), etcdMain);
     // buildDate is the tag's time from the proxy, so two builds of the pin report the same.
     const args = ['build', ...controlPlaneBuildFlags, '-ldflags', kubeVersionLdflags(kube.version, source.time), '-o', `${tmp}/`, './etcd', ...kubeCommands.map((c) => `${kube.module}/cmd/${c}`)];
-    const r = run('go', args, { cwd: mod, env: goEnv() });
+    const r = await goBuild(log, 'control plane', args, { cwd: mod, env: goEnv() });
     if (!r.ok) throw new SetupError(`building the control plane from ${kube.module}@${kube.version} failed (Go module proxy):\n${tail(r.out)}`);
     const versions = Object.entries(want).map(([bin, expected]) => {
       const v = run(join(tmp, bin), versionArgs(bin));
@@ -527,9 +583,9 @@ function ensureControlPlaneBinaries(log: Log) {
 }
 
 /** A real Kubernetes v1.36 from the Go module proxy: etcd, the control plane, kubelet, kube-proxy and kubectl, in one build. */
-export function installControlPlane(log: Log = console.log) {
+export async function installControlPlane(log: Log = console.log) {
   requireCommand('go', ['version'], 'install Go 1.26 or newer (Kubernetes 1.36 requires it)');
-  ensureControlPlaneBinaries(log);
+  await ensureControlPlaneBinaries(log);
 }
 
 // CoreDNS with only the plugins a cluster DNS needs (its own main, as CoreDNS documents for custom builds): its
@@ -548,7 +604,7 @@ func init() { dnsserver.Directives = []string{${corednsDirectives.map((d) => `"$
 func main() { coremain.Run() }
 `;
 
-function ensureCoredns(log: Log) {
+async function ensureCoredns(log: Log) {
   const { module, version } = pins.coredns;
   const dir = dirname(nodePaths.coredns);
   const stamp = `${module}@${version} plugins ${corednsDirectives.join(',')}`;
@@ -558,12 +614,12 @@ function ensureCoredns(log: Log) {
   }
   log(`… building coredns ${version} with ${corednsDirectives.length} plugins (a few minutes the first time)`);
   const started = Date.now();
-  installAtomically(dir, stamp, (tmp) => {
+  await installAtomically(dir, stamp, async (tmp) => {
     const mod = join(tmp, 'module');
     mkdirSync(mod);
     writeFileSync(join(mod, 'go.mod'), `module faultline.local/coredns\n\ngo 1.26\n\nrequire ${module} ${version}\n`);
     writeFileSync(join(mod, 'main.go'), corednsMain);
-    const r = run('go', ['build', '-trimpath', '-buildvcs=false', '-ldflags', '-s -w', '-o', join(tmp, 'coredns'), '.'], { cwd: mod, env: goEnv() });
+    const r = await goBuild(log, 'coredns', ['build', '-trimpath', '-buildvcs=false', '-ldflags', '-s -w', '-o', join(tmp, 'coredns'), '.'], { cwd: mod, env: goEnv() });
     if (!r.ok) throw new SetupError(`building coredns ${version} failed (Go module proxy):\n${tail(r.out)}`);
     const v = run(join(tmp, 'coredns'), ['-version']);
     if (!v.ok || !v.out.includes(`CoreDNS-${version.slice(1)}`)) throw new SetupError(`the coredns just built reports ${JSON.stringify(v.out.trim())}, not ${version}`);
@@ -574,19 +630,19 @@ function ensureCoredns(log: Log) {
 }
 
 /** A real node for `npm run test:cluster` and `npm run cluster:up`: containerd, runc and the CNI plugins from apt; kubelet, kube-proxy and kubectl with the control plane; CoreDNS, kube-router and crane from the Go proxy. */
-export function installNode(log: Log = console.log) {
+export async function installNode(log: Log = console.log) {
   requireCommand('gcc', ['--version'], 'install gcc (it builds the pause image, statically)');
   ensureApt(log, [...pins.nodeApt]);
-  installControlPlane(log);
-  ensureCoredns(log);
+  await installControlPlane(log);
+  await ensureCoredns(log);
   const router = pins.kubeRouter;
-  ensureGoInstall(log, 'kube-router', `${router.module}/cmd/kube-router`, router.version, 'kube-router', `-s -w -X ${router.module}/pkg/version.Version=${router.version}`, {
+  await ensureGoInstall(log, 'kube-router', `${router.module}/cmd/kube-router`, router.version, 'kube-router', `-s -w -X ${router.module}/pkg/version.Version=${router.version}`, {
     verify: (bin) => {
       const v = run(bin, ['--version']);
       if (!v.out.includes(router.version)) throw new SetupError(`the kube-router just built reports ${JSON.stringify(v.out.trim())}, not ${router.version}`);
     },
   });
-  ensureGoInstall(log, 'crane', `${pins.crane.module}/cmd/crane`, pins.crane.version, 'crane', '-s -w');
-  ensurePrometheus(log);
+  await ensureGoInstall(log, 'crane', `${pins.crane.module}/cmd/crane`, pins.crane.version, 'crane', '-s -w');
+  await ensurePrometheus(log);
 }
 
