@@ -110,12 +110,14 @@ drill
 
 program
   .command('bench')
-  .description('benchmarks on the local runtime; `bench overload`: capacity, goodput at 1×, 3× and 10× capacity with resilience on and off, detection and recovery timings, middleware overhead (starts and stops its own stack)')
+  .description('benchmarks on the local runtime; `bench overload`: capacity, goodput at 0.5×, 1×, 3× and 10× capacity with resilience on and off, fairness between clients, detection and recovery timings, middleware overhead, failover (starts and stops its own stacks)')
   .argument('<benchmark>', 'which benchmark: overload')
   .option('--json', 'print one JSON object with every figure (progress goes to stderr)')
   .option('--report-dir <dir>', 'where bench.json, report.html and the k6 summaries go (default: <state-dir>/reports/bench)')
   .option('--quick', 'shorter steps and 3 trials per timing instead of 5')
   .option('--objective-ms <ms>', 'the latency objective for admitted orders, p99 (default 1500)')
+  .option('--repeat <n>', 'run everything n times (1 to 10) and report the median and min–max of every figure (default 1)')
+  .option('--profile', "CPU-profile the gateway (node --cpu-prof) in the first run, and report where its CPU went during the 10×C step")
   .action(async (benchmark: string, flags: Record<string, unknown>) => {
     if (benchmark !== 'overload') throw new UsageError(`bench: unknown benchmark "${benchmark}" (known: overload)`);
     const { runBenchCommand } = await import('./bench/command.ts');

@@ -66,7 +66,7 @@ const rateLimited = () =>
   timeseriesPanel('Rate-limited requests', units.RequestsPerSecond, {
     expr: perSecond('rate_limit_decisions_total', 'client, decision', 'decision!="allowed"'),
     legend: '{{client}}: {{decision}}',
-  }).description('limited: answered 429 for going over the key’s token bucket. fail_open: let through because the limiter’s Redis was unavailable.');
+  }).description('limited: answered 429 for going over the key’s token bucket. local_allowed and local_limited: decided by the replica’s own bucket while the limiter’s Redis was unavailable.');
 
 const consumerLag = () =>
   timeseriesPanel(

@@ -96,15 +96,34 @@ describe('gateway: rate limit per API key, in Redis', () => {
     expect(await scrape(gateway, 'rate_limit_decisions_total', { client: 'load', decision: 'limited' })).toBe(limitedBefore + limited.length);
   });
 
-  it('fails open, and counts it, when gateway-redis is cut', async () => {
-    const failOpenBefore = await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'fail_open' });
+  it("limits each key by the replica's own bucket, and counts it, when gateway-redis is cut", async () => {
+    const decisions = async () => ({
+      allowed: (await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'local_allowed' })) ?? 0,
+      limited: (await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'local_limited' })) ?? 0,
+    });
+    const before = await decisions();
     await toxiproxy.setEnabled('gateway-redis', false);
-    const results = [];
-    for (let i = 0; i < 10; i++) results.push(await shop.order(pizza));
-    expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
-    expect(results.every((r) => r.headers.get('ratelimit-limit') === null)).toBe(true);
-    expect(await scrape(gateway, 'rate_limit_decisions_total', { client: 'local', decision: 'fail_open' })).toBe(failOpenBefore + 10);
-    await toxiproxy.setEnabled('gateway-redis', true);
+    try {
+      const results = [];
+      for (let i = 0; i < 10; i++) results.push(await shop.order(pizza));
+      expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
+      expect(results.every((r) => r.headers.get('ratelimit-limit') === null)).toBe(true);
+      expect((await decisions()).allowed).toBe(before.allowed + 10);
+      // Past the replica's own bucket, a burst gets 429 even with Redis away. Six at a time stays inside admission
+      // control and this client's share of it, so only the rate limit can refuse.
+      const burst: Array<{ status: number; headers: Headers }> = [];
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          for (let i = 0; i < 25; i++) burst.push(await shop.get(`ord_${'0'.repeat(32)}`));
+        }),
+      );
+      const refused = burst.filter((r) => r.status === 429);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused[0]!.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await decisions()).limited).toBe(before.limited + refused.length);
+    } finally {
+      await toxiproxy.setEnabled('gateway-redis', true);
+    }
     await waitFor('the limiter to decide again', async () => (await shop.get(`ord_${'0'.repeat(32)}`)).headers.get('ratelimit-limit') === '50' || undefined, 15_000);
   });
 });

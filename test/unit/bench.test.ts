@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { benchGoals, checkBenchFlags } from '../../chaos/src/bench/command.ts';
+import { benchGoals, checkBenchFlags, k6LimitedSteps, type BenchResult } from '../../chaos/src/bench/command.ts';
+import { cpuPerOrderMs, medianOf, summarizeRuns } from '../../chaos/src/bench/figures.ts';
+import { packageOf, summarizeProfile, type CpuProfile } from '../../chaos/src/bench/profile.ts';
+import type { OverloadStep } from '../../chaos/src/bench/overload.ts';
 import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, servingAgainMs, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { tempDir } from '../support/temp.ts';
@@ -75,9 +78,106 @@ describe('bench statistics', () => {
     expect(atLeast('g', 0.95, 0.9)).toMatchObject({ met: true });
     expect(atMost('t', 1300, 1000, ' ms')).toMatchObject({ met: false, gap: '300 ms over (30% above the goal)' });
     expect(atMost('t', undefined, 1000, ' ms')).toMatchObject({ met: 'n/a' });
-    const goals = benchGoals({ overload: {}, timings: undefined, overhead: undefined });
-    expect(goals).toHaveLength(8);
+    const goals = benchGoals([]);
+    expect(goals).toHaveLength(10);
     expect(goals.every((g) => g.met === 'n/a')).toBe(true);
+  });
+});
+
+const stepResult = (label: string, multiple: number, over: Partial<OverloadStep> = {}): OverloadStep => ({
+  ...step(),
+  label,
+  multiple,
+  goodputRps: 100,
+  goodputFraction: 1,
+  errorRate: 0,
+  k6Cores: 0.2,
+  shopCpuS: 1,
+  gatewayCpuS: 0.5,
+  processCpuS: {},
+  k6Limits: [],
+  monotonicUs: [0, 1] as [number, number],
+  ...over,
+});
+
+/** A run with the given goodput at 10×C, p99s at 0.5× and 10×, and fairness. */
+function run(goodput10: number, p99half: number, p99ten: number, kept: number, over: Partial<BenchResult> = {}): BenchResult {
+  return {
+    benchmark: 'overload',
+    startedAt: '',
+    durationS: 1,
+    machine: { cores: 2, memGiB: 24, kernel: '', node: '' },
+    mode: 'full',
+    objectiveMs: 1500,
+    multiples: [0.5, 1, 3, 10],
+    valid: true,
+    invalidReasons: [],
+    capacity: { capacityRps: 100, objectiveMs: 1500, steps: [], valid: true, invalidReasons: [] },
+    overload: { on: { resilience: 'on', steps: [stepResult('h', 0.5, { admittedP99Ms: p99half }), stepResult('t', 10, { goodputFraction: goodput10, admittedP99Ms: p99ten })] } },
+    fairness: { quietRps: 25, floodRps: 1000, keptFraction: kept, alone: stepResult('a', 0), flooded: stepResult('f', 0), flood: stepResult('x', 0) },
+    notes: [],
+    ...over,
+  };
+}
+
+describe('bench figures over repeated runs', () => {
+  it('reports the median and min–max of every figure, and judges the goals on the medians', () => {
+    const figures = summarizeRuns([run(0.5, 40, 100, 0.99), run(0.8, 50, 90, 0.9), run(0.9, 45, 200, 0.97)]);
+    expect(figures.find((f) => f.name === 'resilience on: goodput at 10×C')).toMatchObject({ values: [0.5, 0.8, 0.9], median: 0.8, min: 0.5, max: 0.9 });
+    expect(medianOf(figures, 'resilience on: admitted p99 at 10×C over p99 at 0.5×C')).toBe(2.5); // 2.5, 1.8 and 4.44
+    const goals = Object.fromEntries(benchGoals(figures).map((g) => [g.name, g]));
+    expect(goals['resilience on: goodput at 10×C']).toMatchObject({ met: true, observed: '0.80·C' });
+    expect(goals['resilience on: admitted p99 at 10×C, as a multiple of the p99 at 0.5×C']).toMatchObject({ met: false, gap: '0.50× over (25% above the goal)' });
+    expect(goals['a client at half its quota keeps its goodput while another key offers 10×C']).toMatchObject({ met: true, observed: '0.97×' });
+  });
+
+  it('prices CPU per order by service, summing its replicas', () => {
+    expect(cpuPerOrderMs({ 'gateway-0': 1, 'orders-0': 0.5, 'orders-1': 0.5, redis: 0.2 }, 500)).toEqual({ gateway: 2, orders: 2, redis: 0.4 });
+    expect(cpuPerOrderMs({ 'gateway-0': 1 }, 0)).toEqual({ gateway: 0 });
+  });
+
+  it('makes a run invalid when k6 limited any resilience-on step, not only the capacity search', () => {
+    expect(k6LimitedSteps(run(0.5, 40, 100, 0.99))).toEqual([]);
+    const limited = run(0.5, 40, 100, 0.99);
+    limited.overload.on!.steps[1]!.k6Limits = ['k6 dropped 110 of 1000 arrivals'];
+    limited.fairness!.flood.k6Limits = ['k6 used 0.95 cores'];
+    expect(k6LimitedSteps(limited)).toEqual(['t: k6 dropped 110 of 1000 arrivals', 'x: k6 used 0.95 cores']);
+    // With resilience off, drops are the collapse being shown: reported, not disqualifying.
+    const off = run(0.5, 40, 100, 0.99, { overload: { off: { resilience: 'off', steps: [stepResult('o', 10, { k6Limits: ['k6 dropped 6000 of 10000 arrivals'] })] } } });
+    expect(k6LimitedSteps(off)).toEqual([]);
+  });
+});
+
+describe('gateway CPU profile', () => {
+  // Three frames: root → handler (service code) → json (a package); samples 1 ms apart from t=1000 µs.
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 } },
+      { id: 2, callFrame: { functionName: 'handler', url: 'file:///repo/services/gateway/src/main.ts', lineNumber: 9 } },
+      { id: 3, callFrame: { functionName: 'parse', url: 'file:///repo/node_modules/body-parser/lib/json.js', lineNumber: 0 } },
+      { id: 4, callFrame: { functionName: 'emit', url: 'node:events', lineNumber: 4 } },
+    ],
+    startTime: 1000,
+    samples: [2, 3, 3, 4, 3, 2],
+    timeDeltas: [0, 1000, 1000, 1000, 1000, 1000],
+  };
+
+  it('names the package of a frame', () => {
+    expect(packageOf('file:///a/node_modules/@opentelemetry/sdk-trace-base/build/x.js', 'f')).toBe('@opentelemetry/sdk-trace-base');
+    expect(packageOf('node:internal/streams/readable', 'f')).toBe('node:streams');
+    expect(packageOf('file:///repo/services/common/src/http.ts', 'f')).toBe('services/common');
+    expect(packageOf('', '(garbage collector)')).toBe('(garbage collector)');
+  });
+
+  it('counts self time by package and function inside the step only', () => {
+    // Samples at 1000..6000 µs; the span 2000..4500 holds those at 2000, 3000 and 4000 (parse, parse, emit).
+    const s = summarizeProfile(profile, 2000, 4500);
+    expect(s.sampledMs).toBe(3);
+    expect(s.byPackage).toEqual([
+      { name: 'body-parser', selfMs: 2, share: 0.667 },
+      { name: 'node:events', selfMs: 1, share: 0.333 },
+    ]);
+    expect(s.topFunctions[0]).toMatchObject({ name: 'parse body-parser/lib/json.js:1', selfMs: 2 });
   });
 });
 
@@ -88,6 +188,8 @@ describe('bench flags', () => {
     expect(() => checkBenchFlags({ objectiveMs: 'fast' }, dir)).toThrow(UsageError);
     expect(() => checkBenchFlags({ objectiveMs: '5' }, dir)).toThrow(/--objective-ms/);
     expect(() => checkBenchFlags({ bogus: true }, dir)).toThrow(UsageError);
+    expect(checkBenchFlags({ repeat: '3' }, dir)).toMatchObject({ repeat: 3 });
+    expect(() => checkBenchFlags({ repeat: '11' }, dir)).toThrow(/--repeat/);
     if (process.getuid?.() !== 0) {
       const locked = join(dir, 'locked');
       spawnSync('mkdir', [locked]);
@@ -97,7 +199,7 @@ describe('bench flags', () => {
     expect(() => checkBenchFlags({ reportDir: '/dev/null/reports' }, dir)).toThrow(/--report-dir/);
   });
 
-  it.each([[['overload', '--frobnicate']], [['latency']], [['overload', '--objective-ms', 'x']], [['overload', '--report-dir', '/dev/null/reports']]])(
+  it.each([[['overload', '--frobnicate']], [['latency']], [['overload', '--objective-ms', 'x']], [['overload', '--report-dir', '/dev/null/reports']], [['overload', '--repeat', '0']], [['overload', '--repeat', 'three']]])(
     'faultline bench %j exits 2 before starting anything',
     (args) => {
       const cli = join(import.meta.dirname, '../../chaos/src/cli.ts');

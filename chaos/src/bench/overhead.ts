@@ -11,12 +11,14 @@ import { projectRoot } from '../core/paths.ts';
 import { runStep, sleep, type BenchTarget } from './step.ts';
 
 export interface OverheadSide {
+  label: string;
   offeredRps: number;
   servedRps: number;
   gatewayCpuS: number;
   /** 2xx per gateway CPU-second: the throughput of one gateway core on this path. */
   perCoreRps: number;
   admittedP99Ms?: number;
+  k6Limits: string[];
 }
 export interface OverheadResult {
   route: string;
@@ -46,11 +48,13 @@ async function startBare(portBase: number) {
 
 export async function measureOverhead(t: BenchTarget, rate: number, stepS: number, print: (l: string) => void): Promise<OverheadResult> {
   const side = (s: Awaited<ReturnType<typeof runStep>>): OverheadSide => ({
+    label: s.label,
     offeredRps: s.offeredRps,
     servedRps: Math.round((s.ok / s.durationS) * 10) / 10,
     gatewayCpuS: s.gatewayCpuS,
     perCoreRps: s.gatewayCpuS > 0 ? Math.round(s.ok / s.gatewayCpuS) : 0,
     ...(s.admittedP99Ms !== undefined ? { admittedP99Ms: s.admittedP99Ms } : {}),
+    k6Limits: s.k6Limits,
   });
   const full = side(await runStep(t, 'overhead-full', rate, stepS));
   print(`  full gateway: ${full.servedRps}/s served, ${full.gatewayCpuS} gateway CPU-s → ${full.perCoreRps} orders per gateway core-second`);

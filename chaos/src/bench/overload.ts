@@ -1,4 +1,5 @@
 // Phase 2: goodput under overload, offering multiples of C.
+import { cpuPerOrderMs } from './figures.ts';
 import { errorRate, goodputFraction, goodputRps, refusedCostRatio } from './stats.ts';
 import { drainLag, runStep, type BenchTarget, type StepResult } from './step.ts';
 
@@ -11,8 +12,10 @@ export interface OverloadStep extends StepResult {
 export interface OverloadResult {
   resilience: 'on' | 'off';
   steps: OverloadStep[];
-  /** CPU of a refused request over that of a served one, from the 1× and 10× steps. */
+  /** CPU of a refused request over that of a served one, from the first step and the 10× step. */
   refusedCpuRatio?: number;
+  /** CPU milliseconds per order served at 1×C, by service (gateway, orders, catalog, kitchen, redis, kafka, toxiproxy). */
+  cpuPerOrderMs?: Record<string, number>;
 }
 
 export async function overload(t: BenchTarget, orderUrls: string[], resilience: 'on' | 'off', capacityRps: number, multiples: number[], stepS: number, print: (l: string) => void): Promise<OverloadResult> {
@@ -31,5 +34,6 @@ export async function overload(t: BenchTarget, orderUrls: string[], resilience: 
     base && top && top !== base
       ? refusedCostRatio({ cpuS: base.shopCpuS, served: base.ok }, { cpuS: top.shopCpuS, served: top.ok, refused: top.iterations - top.ok })
       : undefined;
-  return { resilience, steps, ...(ratio !== undefined ? { refusedCpuRatio: Math.round(ratio * 100) / 100 } : {}) };
+  const atC = steps.find((s) => s.multiple === 1);
+  return { resilience, steps, ...(ratio !== undefined ? { refusedCpuRatio: Math.round(ratio * 100) / 100 } : {}), ...(atC ? { cpuPerOrderMs: cpuPerOrderMs(atC.processCpuS, atC.ok) } : {}) };
 }

@@ -17,7 +17,9 @@ export function cpuSeconds(pid: number): number | undefined {
 export interface BenchTarget {
   portBase: number;
   gateway: string;
+  /** The secret key k6 sends, and the name of its client (`load` unless said otherwise). */
   apiKey: string;
+  client?: 'load' | 'local';
   dir: string;
   run: string;
   objectiveMs: number;
@@ -39,9 +41,15 @@ export interface StepResult extends StepCounts {
   /** Shop CPU seconds over the step, all processes, and the gateway's alone. */
   shopCpuS: number;
   gatewayCpuS: number;
+  /** CPU seconds over the step by process (gateway-0, orders-1, redis, kafka, toxiproxy, …). */
+  processCpuS: Record<string, number>;
   /** Why k6 may have been the bottleneck; empty when it was not. */
   k6Limits: string[];
+  /** The step's span on the monotonic clock in µs, which V8's CPU profiles also use. */
+  monotonicUs: [number, number];
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number } = {}): Promise<StepResult> {
   const pids = await shopPids(t.portBase);
@@ -51,8 +59,9 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
   process.env.FAULTLINE_OBJECTIVE_MS = String(t.objectiveMs); // read by chaos/load/bench.js (startK6 passes the environment on)
   const maxVUs = Math.min(3000, Math.max(50, Math.ceil(rate * 2)));
   const started = Date.now();
+  const startedUs = monotonicUs();
   const k6 = await startK6(
-    { script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs, apiKey: 'load' },
+    { script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs, apiKey: t.client ?? 'load' },
     { name: label, gateway: opts.gatewayUrl ?? t.gateway, apiKey: t.apiKey, run: t.run, dir: t.dir },
   );
   let k6Cpu = 0;
@@ -63,8 +72,10 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
   });
   clearInterval(sampler);
   const wallS = (Date.now() - started) / 1000;
+  const endedUs = monotonicUs();
   const after = sumCpu(pids);
-  const shopCpuS = Object.keys(pids).reduce((sum, n) => sum + Math.max(0, after[n]! - before[n]!), 0);
+  const processCpuS = Object.fromEntries(Object.keys(pids).map((n) => [n, Math.round(Math.max(0, after[n]! - before[n]!) * 100) / 100]));
+  const shopCpuS = Object.values(processCpuS).reduce((sum, v) => sum + v, 0);
   const gatewayCpuS = Math.max(0, (cpuSeconds(gatewayPid) ?? gwBefore) - gwBefore);
   const file = join(t.dir, `${label}.summary.json`);
   if (!existsSync(file)) throw new Error(`k6 left no summary for ${label}`);
@@ -85,7 +96,7 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
     ...(m.bench_admitted_ms?.['p(99)'] !== undefined ? { admittedP99Ms: Math.round(m.bench_admitted_ms['p(99)']) } : {}),
   };
   const k6Cores = k6Cpu / Math.max(wallS, 1);
-  return { label, ...counts, k6Cores: Math.round(k6Cores * 100) / 100, shopCpuS: Math.round(shopCpuS * 100) / 100, gatewayCpuS: Math.round(gatewayCpuS * 100) / 100, k6Limits: k6Bottleneck(counts, k6Cores) };
+  return { label, ...counts, k6Cores: Math.round(k6Cores * 100) / 100, shopCpuS: Math.round(shopCpuS * 100) / 100, gatewayCpuS: Math.round(gatewayCpuS * 100) / 100, processCpuS, k6Limits: k6Bottleneck(counts, k6Cores), monotonicUs: [startedUs, endedUs] };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { Counter, apiError, type Dependency, type Registry } from '@faultline/common';
 
 // Hand-written: rate-limiter-flexible and its peers count fixed windows; none keeps a token bucket in Redis for ioredis.
@@ -28,7 +29,7 @@ type TakeToken = (key: string, rate: number, burst: number) => Promise<[number, 
 
 export interface RateLimitOptions {
   redis: Redis;
-  /** Redis behind a breaker and a short timeout: when it fails, the limiter fails open at once. */
+  /** Redis behind a breaker and a short timeout: when it fails, this replica's own bucket decides at once. */
   dependency: Dependency;
   registry: Registry;
   enabled: boolean;
@@ -38,18 +39,26 @@ export interface RateLimitOptions {
   burst: number;
 }
 
-/** Per-API-key token bucket in Redis. Over the limit: 429 with Retry-After and RateLimit headers. Redis down: fail open, counted. */
+/**
+ * Per-API-key token bucket in Redis. Over the limit: 429 with Retry-After and RateLimit headers. Redis unavailable: each
+ * replica limits each key by a bucket of its own (the same rate and burst, per replica), so that a flood is not let
+ * through exactly when the machine is busiest; counted as local_allowed or local_limited.
+ */
 export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: RateLimitOptions): RequestHandler {
   if (!enabled) return (_req, _res, next) => next();
   redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeTokenScript });
   const takeToken = (redis as unknown as { takeToken: TakeToken }).takeToken.bind(redis);
   const decisions = new Counter({
     name: 'rate_limit_decisions_total',
-    help: 'Rate-limit decisions per API client: allowed, limited (429) or fail_open (Redis unavailable, request let through).',
+    help: 'Rate-limit decisions per API client: allowed or limited (429) by the shared bucket in Redis; local_allowed or local_limited by this replica\'s own bucket while Redis is unavailable.',
     labelNames: ['client', 'decision'] as const,
     registers: [registry],
   });
   const windowSeconds = Math.max(1, Math.ceil(burst / rps));
+  // A fixed window of the bucket's size: the same average rate, and at most twice the burst across a window's edge.
+  const local = new RateLimiterMemory({ points: Math.min(burst, rps * windowSeconds), duration: windowSeconds });
+  const limited = (client: string, retryAfterMs: number) =>
+    apiError('rate_limited', `the key for ${client} is over ${rps} requests/s (bursts of ${burst})`, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
   return (_req, res, next) => {
     const client = String(res.locals.client);
     dependency
@@ -61,11 +70,20 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: 
           return next();
         }
         decisions.inc({ client, decision: 'limited' });
-        next(apiError('rate_limited', `the key for ${client} is over ${rps} requests/s (bursts of ${burst})`, { retryAfterSeconds: Math.max(1, Math.ceil(nextTokenMs / 1000)) }));
+        next(limited(client, nextTokenMs));
       })
-      .catch(() => {
-        decisions.inc({ client, decision: 'fail_open' });
-        next();
-      });
+      .catch(() =>
+        local.consume(client).then(
+          () => {
+            decisions.inc({ client, decision: 'local_allowed' });
+            next();
+          },
+          (refusal: unknown) => {
+            if (!(refusal instanceof RateLimiterRes)) return next(refusal);
+            decisions.inc({ client, decision: 'local_limited' });
+            next(limited(client, refusal.msBeforeNext));
+          },
+        ),
+      );
   };
 }
