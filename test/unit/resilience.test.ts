@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
+import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, wouldRefuseKey, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
 
 const fail = () => Promise.reject(new DependencyFailure('catalog', 'is unreachable'));
 const ok = () => Promise.resolve('menu');
@@ -184,6 +184,8 @@ describe('admission control', () => {
     const registry = new Registry();
     const app = express();
     app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 1 }));
+    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
+    expect(wouldRefuse({})).toBe(false);
     let started = 0;
     const gates: Array<() => void> = [];
     app.get('/work', (_req, res) => {
@@ -199,6 +201,7 @@ describe('admission control', () => {
       await vi.waitFor(() => expect(started).toBe(2));
       expect(await metric(registry, 'http_server_active_requests')).toBe(2);
       expect(await metric(registry, 'admission_queue_requests')).toBe(1);
+      expect(wouldRefuse({})).toBe(true); // full: a request arriving now gets no trace span
       await vi.waitFor(() => expect(gates.length).toBe(2));
       gates.shift()!();
       await vi.waitFor(() => expect(started).toBe(3)); // the queued one got the free slot
@@ -219,7 +222,8 @@ describe('admission control', () => {
   it("holds a client to its share of the places, so that a flooding client cannot take a quiet one's", async () => {
     const registry = new Registry();
     const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (req) => req.get('x-client') ?? 'anonymous', places: 2 } }));
+    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), places: 2 } }));
+    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
     const gates: Array<() => void> = [];
     const ran: string[] = [];
     app.get('/work', (req, res) => {
@@ -237,6 +241,9 @@ describe('admission control', () => {
       const floodAnswers = await Promise.all(flood.slice(2));
       expect(floodAnswers.map((r) => r.status)).toEqual([429, 429]); // past its 2 places, though 2 queue places are free
       expect(((await floodAnswers[0]!.json()) as { error: { code: string } }).error.code).toBe('over_client_share');
+      // The tracing probe agrees, before a span would start: the flood is refused, the quiet client is not.
+      expect(wouldRefuse({ 'x-client': 'flood' })).toBe(true);
+      expect(wouldRefuse({ 'x-client': 'quiet' })).toBe(false);
       const quiet = send('quiet'); // both slots are the flood's: it waits in the queue, and is not refused
       await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(1));
       gates.shift()!();

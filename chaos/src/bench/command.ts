@@ -231,9 +231,10 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
   return result;
 }
 
-/** The newest gateway profile in the folder, summarized over the given step. */
+/** The newest profile of a gateway's main thread in the folder, summarized over the given step. */
 function gatewayProfileOf(dir: string, step: StepResult | undefined): BenchResult['gatewayProfile'] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main one (the others are the module loader's).
+  const files = readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)).sort();
   if (!step || files.length === 0) return undefined;
   const file = join(dir, files.at(-1)!);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;

@@ -23,7 +23,7 @@ import {
   redisSettings,
   withRedis,
 } from '@faultline/common';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { apiKeysSetting, authenticate, clientOfKey } from './auth.ts';
 import { countClientRequests } from './client-requests.ts';
@@ -65,8 +65,12 @@ const menu = lastGoodMenu(registry, enabled);
 
 // Read before any work, from the key alone: a request without a known key counts as the anonymous client.
 const clientOf = clientOfKey(config.API_KEYS);
+const clientOfHeaders = (headers: IncomingHttpHeaders) => {
+  const key = headers['x-api-key'];
+  return clientOf(Array.isArray(key) ? key[0] : key);
+};
 const places = config.ADMISSION_CONCURRENCY + config.ADMISSION_QUEUE;
-const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (req: Request) => clientOf(req.get('x-api-key')) ?? 'anonymous', places: Math.max(1, Math.floor((places * config.ADMISSION_CLIENT_SHARE_PERCENT) / 100)) } : undefined;
+const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (headers: IncomingHttpHeaders) => clientOfHeaders(headers) ?? 'anonymous', places: Math.max(1, Math.floor((places * config.ADMISSION_CLIENT_SHARE_PERCENT) / 100)) } : undefined;
 const app = createApp({
   registry,
   logger,
@@ -86,7 +90,7 @@ app.get(
     await menu.serve(res, () => catalog.call((signal) => callUpstream('catalog', `${config.CATALOG_URL}/menu`, { signal, deadline }), { idempotent: true, deadline }));
   }),
 );
-const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST })];
+const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, clientOf: clientOfHeaders })];
 app.post(
   '/api/orders',
   ...guarded,

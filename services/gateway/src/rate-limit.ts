@@ -1,7 +1,8 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { Counter, apiError, type Dependency, type Registry } from '@faultline/common';
+import { Counter, addRefusalProbe, apiError, type ApiError, type Dependency, type Registry } from '@faultline/common';
 
 // Hand-written: rate-limiter-flexible and its peers count fixed windows; none keeps a token bucket in Redis for ioredis.
 // One atomic script per request, on Redis's clock, so every gateway replica draws from the same bucket.
@@ -37,14 +38,19 @@ export interface RateLimitOptions {
   rps: number;
   /** Bucket size: the burst a key may send at once. */
   burst: number;
+  /** The client a request's headers name, read before any work: for the refusal probe (no trace span for a refusal). */
+  clientOf: (headers: IncomingHttpHeaders) => string | undefined;
 }
 
 /**
  * Per-API-key token bucket in Redis. Over the limit: 429 with Retry-After and RateLimit headers. Redis unavailable: each
  * replica limits each key by a bucket of its own (the same rate and burst, per replica), so that a flood is not let
  * through exactly when the machine is busiest; counted as local_allowed or local_limited.
+ *
+ * A key the shared bucket refused is refused here without asking Redis again until its next token is due: only time
+ * adds tokens, so no other replica can have made one sooner. A flooding key then costs no Redis round trip per request.
  */
-export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: RateLimitOptions): RequestHandler {
+export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): RequestHandler {
   if (!enabled) return (_req, _res, next) => next();
   redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeTokenScript });
   const takeToken = (redis as unknown as { takeToken: TakeToken }).takeToken.bind(redis);
@@ -57,10 +63,30 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: 
   const windowSeconds = Math.max(1, Math.ceil(burst / rps));
   // A fixed window of the bucket's size: the same average rate, and at most twice the burst across a window's edge.
   const local = new RateLimiterMemory({ points: Math.min(burst, rps * windowSeconds), duration: windowSeconds });
-  const limited = (client: string, retryAfterMs: number) =>
-    apiError('rate_limited', `the key for ${client} is over ${rps} requests/s (bursts of ${burst})`, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+  // Made once per client and delay in whole seconds (bounded: the API clients × a few delays), so a refusal allocates no Error.
+  const refusals = new Map<string, ApiError>();
+  const limited = (client: string, retryAfterMs: number) => {
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    const key = `${client} ${retryAfterSeconds}`;
+    if (!refusals.has(key)) refusals.set(key, apiError('rate_limited', `the key for ${client} is over ${rps} requests/s (bursts of ${burst})`, { retryAfterSeconds }));
+    return refusals.get(key)!;
+  };
+  // Hand-written: a remembered verdict of the shared bucket, not a limiter of its own. By client: bounded.
+  const emptyUntil = new Map<string, { nextTokenAt: number; fullAt: number }>();
+  const emptyNow = (client: string) => (emptyUntil.get(client)?.nextTokenAt ?? 0) > Date.now();
+  addRefusalProbe((headers) => {
+    const client = clientOf(headers);
+    return client !== undefined && emptyNow(client);
+  });
   return (_req, res, next) => {
     const client = String(res.locals.client);
+    if (emptyNow(client)) {
+      const { nextTokenAt, fullAt } = emptyUntil.get(client)!;
+      const now = Date.now();
+      res.set({ 'RateLimit-Policy': `${burst};w=${windowSeconds}`, 'RateLimit-Limit': String(burst), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(Math.ceil((fullAt - now) / 1000)) });
+      decisions.inc({ client, decision: 'limited' });
+      return next(limited(client, nextTokenAt - now));
+    }
     dependency
       .call(() => takeToken(`ratelimit:${client}`, rps, burst))
       .then(([allowed, remaining, nextTokenMs, fullMs]) => {
@@ -70,6 +96,7 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst }: 
           return next();
         }
         decisions.inc({ client, decision: 'limited' });
+        emptyUntil.set(client, { nextTokenAt: Date.now() + nextTokenMs, fullAt: Date.now() + fullMs });
         next(limited(client, nextTokenMs));
       })
       .catch(() =>

@@ -1,4 +1,5 @@
-import type { Request, RequestHandler } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHandler } from 'express';
 import { bulkhead, isBulkheadRejectedError } from 'cockatiel';
 import { Gauge, type Registry } from 'prom-client';
 import { apiError } from '../contracts.ts';
@@ -17,13 +18,26 @@ export interface AdmissionOptions {
    * concurrency + queue places one client may hold at once. A client past its share is refused with 429, so that a
    * flooding client cannot take a quiet one's places. Unset: no per-client share.
    */
-  perClient?: { of: (req: Request) => string; places: number };
+  perClient?: { of: (headers: IncomingHttpHeaders) => string; places: number };
 }
 
 /**
- * Admission control before any work (auth, body parsing, upstream calls): a cockatiel bulkhead holds
- * `concurrency` requests with `queue` waiting; the rest get 503 overloaded. A request whose deadline
- * passed while it waited is dropped.
+ * Asked by the tracing set-up (telemetry.ts) as each request arrives, before its span starts: a request that would be
+ * refused now gets no span, so that refusing stays cheaper than serving. Kept on globalThis because telemetry.ts is
+ * loaded by --import, before the app's modules.
+ */
+export const wouldRefuseKey = Symbol.for('faultline.wouldRefuse');
+type WouldRefuse = (headers: IncomingHttpHeaders) => boolean;
+export function addRefusalProbe(probe: WouldRefuse) {
+  const g = globalThis as { [wouldRefuseKey]?: WouldRefuse[] };
+  (g[wouldRefuseKey] ??= []).push(probe);
+}
+
+/**
+ * Admission control before any work (auth, body parsing, upstream calls, a trace span): a cockatiel bulkhead holds
+ * `concurrency` requests with `queue` waiting; the rest get 503 overloaded. A request whose deadline passed while it
+ * waited is dropped. A refusal allocates nothing: the bulkhead's free places are read before it is asked (its
+ * rejection builds an Error with a stack trace), and the refusal errors are made once.
  */
 export function admissionControl({ registry, enabled, concurrency, queue, perClient }: AdmissionOptions): RequestHandler {
   const metrics = resilienceMetrics(registry);
@@ -46,16 +60,25 @@ export function admissionControl({ registry, enabled, concurrency, queue, perCli
   new Gauge({ name: 'admission_queue_requests', help: 'Requests waiting for an admission slot.', registers: [registry], collect() { this.set(queue - slots.queueSlots); } });
   // Hand-written: cockatiel's bulkhead has no per-key share. Keys are the API clients and "anonymous": bounded.
   const held = new Map<string, number>();
+  const full = () => slots.executionSlots === 0 && slots.queueSlots === 0;
+  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= perClient.places;
+  addRefusalProbe((headers) => full() || (perClient !== undefined && overShare(perClient.of(headers))));
+  const overloaded = apiError('overloaded', `more than ${concurrency} requests in progress and ${queue} waiting`, { retryAfterSeconds: 1 });
+  const overClientShare = perClient && apiError('over_client_share', `this client already holds its ${perClient.places} of the ${concurrency + queue} places`, { retryAfterSeconds: 1 });
   return (req, res, next) => {
+    if (full()) {
+      metrics.shed.inc({ reason: 'overload' });
+      return next(overloaded);
+    }
     let closed = false;
     res.once('close', () => (closed = true));
     if (perClient) {
-      const client = perClient.of(req);
-      const holding = held.get(client) ?? 0;
-      if (holding >= perClient.places) {
+      const client = perClient.of(req.headers);
+      if (overShare(client)) {
         metrics.shed.inc({ reason: 'client_share' });
-        return next(apiError('over_client_share', `this client already holds ${holding} of the ${concurrency + queue} places`, { retryAfterSeconds: 1 }));
+        return next(overClientShare!);
       }
+      const holding = held.get(client) ?? 0;
       held.set(client, holding + 1);
       res.once('close', () => {
         const left = held.get(client)! - 1;
@@ -79,7 +102,7 @@ export function admissionControl({ registry, enabled, concurrency, queue, perCli
       .catch((err: unknown) => {
         if (!isBulkheadRejectedError(err)) return next(err);
         metrics.shed.inc({ reason: 'overload' });
-        next(apiError('overloaded', `more than ${concurrency} requests in progress and ${queue} waiting`, { retryAfterSeconds: 1 }));
+        next(overloaded);
       });
   };
 }

@@ -1,0 +1,50 @@
+// The gateway's rate limiter with its Redis script stubbed: pure decision logic. The real bucket in Redis is tested in
+// test/integration/resilience.test.ts.
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createLogger, finishApp, type Dependency, wouldRefuseKey } from '@faultline/common';
+import { rateLimit } from '../../services/gateway/src/rate-limit.ts';
+
+describe('gateway rate limiter', () => {
+  it('refuses a key the shared bucket refused without asking Redis again until its next token is due', async () => {
+    let scriptCalls = 0;
+    let now = 1_000_000;
+    const realNow = Date.now;
+    Date.now = () => now;
+    // The shared bucket is empty: the next token in 1500 ms, full in 4000 ms.
+    const redis = { defineCommand() {}, takeToken: async () => (scriptCalls++, [0, 0, 1500, 4000]) };
+    const dependency = { call: (fn: () => Promise<unknown>) => fn() } as unknown as Dependency;
+    const app = express();
+    app.use((_req, res, next) => ((res.locals.client = 'flood'), next()));
+    app.use(rateLimit({ redis: redis as never, dependency, registry: new Registry(), enabled: true, rps: 10, burst: 20, clientOf: (h) => (h['x-api-key'] ? 'flood' : undefined) }));
+    app.get('/x', (_req, res) => res.json({ ok: true }));
+    finishApp(app, createLogger('test', 'silent', '0'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const get = () => fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
+    try {
+      expect(wouldRefuse({ 'x-api-key': 'k' })).toBe(false);
+      const first = await get();
+      expect(first.status).toBe(429);
+      expect(scriptCalls).toBe(1);
+      now += 1000; // the next token is 500 ms away
+      const again = await Promise.all([get(), get(), get()]);
+      expect(again.map((r) => r.status)).toEqual([429, 429, 429]);
+      expect(scriptCalls).toBe(1);
+      expect(again[0]!.headers.get('retry-after')).toBe('1');
+      expect(again[0]!.headers.get('ratelimit-remaining')).toBe('0');
+      expect(again[0]!.headers.get('ratelimit-reset')).toBe('3');
+      expect(wouldRefuse({ 'x-api-key': 'k' })).toBe(true); // no trace span for it either
+      expect(wouldRefuse({})).toBe(false); // an unknown client is not this key
+      now += 600; // the token is due: Redis decides again
+      await get();
+      expect(scriptCalls).toBe(2);
+    } finally {
+      Date.now = realNow;
+      server.close();
+    }
+  });
+});
