@@ -117,7 +117,7 @@ program
   .option('--quick', 'shorter steps and 3 trials per timing instead of 5')
   .option('--objective-ms <ms>', 'the latency objective for admitted orders, p99 (default 1500)')
   .option('--repeat <n>', 'run everything n times (1 to 10) and report the median and min–max of every figure (default 1)')
-  .option('--profile', "CPU-profile the gateway (node --cpu-prof) in the first run, and report where its CPU went during the 10×C step")
+  .option('--profile', "CPU-profile the gateway (node --cpu-prof) in the first run, and report where its CPU went while one key floods at 10×C (the fairness phase)")
   .action(async (benchmark: string, flags: Record<string, unknown>) => {
     if (benchmark !== 'overload') throw new UsageError(`bench: unknown benchmark "${benchmark}" (known: overload)`);
     const { runBenchCommand } = await import('./bench/command.ts');

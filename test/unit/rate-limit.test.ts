@@ -17,13 +17,17 @@ describe('gateway rate limiter', () => {
     const redis = { defineCommand() {}, takeToken: async () => (scriptCalls++, [0, 0, 1500, 4000]) };
     const dependency = { call: (fn: () => Promise<unknown>) => fn() } as unknown as Dependency;
     const app = express();
-    app.use((_req, res, next) => ((res.locals.client = 'flood'), next()));
-    app.use(rateLimit({ redis: redis as never, dependency, registry: new Registry(), enabled: true, rps: 10, burst: 20, clientOf: (h) => (h['x-api-key'] ? 'flood' : undefined) }));
+    const limiter = rateLimit({ redis: redis as never, dependency, registry: new Registry(), enabled: true, rps: 10, burst: 20, clientOf: (h) => (h['x-api-key'] ? 'flood' : undefined) });
+    // As in the gateway: early before any work, then authentication (here: every request is the flood's), then perKey.
+    let authenticated = 0;
+    app.use(limiter.early);
+    app.use((_req, res, next) => ((res.locals.client = 'flood'), authenticated++, next()));
+    app.use(limiter.perKey);
     app.get('/x', (_req, res) => res.json({ ok: true }));
     finishApp(app, createLogger('test', 'silent', '0'));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
-    const get = () => fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+    const get = () => fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, { headers: { 'x-api-key': 'k' } });
     const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
     try {
       expect(wouldRefuse({ 'x-api-key': 'k' })).toBe(false);
@@ -34,6 +38,7 @@ describe('gateway rate limiter', () => {
       const again = await Promise.all([get(), get(), get()]);
       expect(again.map((r) => r.status)).toEqual([429, 429, 429]);
       expect(scriptCalls).toBe(1);
+      expect(authenticated).toBe(1); // refused before authentication, as before admission control in the gateway
       expect(again[0]!.headers.get('retry-after')).toBe('1');
       expect(again[0]!.headers.get('ratelimit-remaining')).toBe('0');
       expect(again[0]!.headers.get('ratelimit-reset')).toBe('3');

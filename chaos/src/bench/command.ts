@@ -39,7 +39,7 @@ export interface BenchResult {
   timings?: TimingsResult;
   overhead?: OverheadResult;
   failover?: FailoverResult;
-  /** The gateway's CPU profile over the 10×C step with resilience on (`--profile`, first run only). */
+  /** The gateway's CPU profile over the fairness phase's flood (`--profile`, first run only). */
   gatewayProfile?: ProfileSummary & { file: string; step: string };
   notes: string[];
 }
@@ -183,10 +183,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
     return { s, target, orderUrls, gatewayReplica };
   };
   try {
-    if (opts.profile) mkdirSync(profileDir, { recursive: true });
-    // --cpu-prof writes the profile when the gateway exits, at the stack's `down`.
-    const onSettings = opts.profile ? { ...raised, gateway: { ...raised.gateway, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } } : raised;
-    const on = await bring('on', onSettings);
+    const on = await bring('on', raised);
     log(`phase 1/6: capacity (p99 of admitted orders ≤ ${flags.objectiveMs} ms, errors < 1%)`);
     await warmUp(on.target, on.orderUrls, log);
     result.capacity = await findCapacity(on.target, on.orderUrls, { start: 25, maxSteps: quick ? 5 : 7, stepS }, log);
@@ -200,12 +197,17 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
       log(`phase 4/6: middleware overhead, full gateway against a bare pass-through, at ${Math.max(5, Math.round(C * 0.7))}/s`);
       result.overhead = await measureOverhead(on.target, Math.max(5, Math.round(C * 0.7)), stepS, log);
       await down(base, quiet);
-      if (opts.profile) result.gatewayProfile = gatewayProfileOf(profileDir, result.overload.on.steps.find((s) => s.multiple === 10));
-      const shop = await bring('on', base.settings);
-      log(`phase 5/6: fairness, with the shop's own per-key quota and per-client share: the \`local\` client at half its quota, alone, then while \`load\` offers 10×C`);
+      // Profiled here, not in phases 1 to 4, whose figures (the middleware cost above all) the profiler would skew.
+      // --cpu-prof writes the profile when the gateway exits, at the stack's `down`.
+      if (opts.profile) mkdirSync(profileDir, { recursive: true });
+      const shopSettings = opts.profile ? { ...base.settings, gateway: { ...base.settings.gateway, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } } : base.settings;
+      const shop = await bring('on', shopSettings);
+      log(`phase 5/6: fairness, with the shop's own per-key quota and per-client share: the \`local\` client at half its quota, alone, then while \`load\` offers 10×C${opts.profile ? ' (the gateway CPU-profiled)' : ''}`);
+      await warmUp(shop.target, shop.orderUrls, log);
       const quota = Number(base.settings.gateway?.RATE_LIMIT_RPS ?? 50);
       result.fairness = await measureFairness({ ...shop.target, apiKey: shop.s.apiKeys.local!, client: 'local' }, shop.target, shop.orderUrls, { quietRps: Math.max(1, Math.round(quota / 2)), floodRps: C * 10, stepS }, log);
       await down(base, quiet);
+      if (opts.profile) result.gatewayProfile = gatewayProfileOf(profileDir, result.fairness.flood);
       const off = await bring('off', raised);
       log(`phase 2/6 (continued): goodput under overload, resilience off`);
       await warmUp(off.target, off.orderUrls, log);

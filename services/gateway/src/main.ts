@@ -71,12 +71,15 @@ const clientOfHeaders = (headers: IncomingHttpHeaders) => {
 };
 const places = config.ADMISSION_CONCURRENCY + config.ADMISSION_QUEUE;
 const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (headers: IncomingHttpHeaders) => clientOfHeaders(headers) ?? 'anonymous', places: Math.max(1, Math.floor((places * config.ADMISSION_CLIENT_SHARE_PERCENT) / 100)) } : undefined;
+const limiter = rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, clientOf: clientOfHeaders });
 const app = createApp({
   registry,
   logger,
   bodyLimit: `${limits.bodyBytes}b`,
   guards: [
     ...(enabled ? [stampDeadline(config.REQUEST_DEADLINE_MS)] : []),
+    // A key whose shared bucket is known to be empty is refused before it can take an admission place.
+    limiter.early,
     admissionControl({ registry, enabled, concurrency: config.ADMISSION_CONCURRENCY, queue: config.ADMISSION_QUEUE, perClient: clientShare }),
   ],
 });
@@ -90,7 +93,7 @@ app.get(
     await menu.serve(res, () => catalog.call((signal) => callUpstream('catalog', `${config.CATALOG_URL}/menu`, { signal, deadline }), { idempotent: true, deadline }));
   }),
 );
-const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, clientOf: clientOfHeaders })];
+const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), limiter.perKey];
 app.post(
   '/api/orders',
   ...guarded,

@@ -47,11 +47,12 @@ export interface RateLimitOptions {
  * replica limits each key by a bucket of its own (the same rate and burst, per replica), so that a flood is not let
  * through exactly when the machine is busiest; counted as local_allowed or local_limited.
  *
- * A key the shared bucket refused is refused here without asking Redis again until its next token is due: only time
- * adds tokens, so no other replica can have made one sooner. A flooding key then costs no Redis round trip per request.
+ * A key the shared bucket refused is refused without asking Redis again until its next token is due: only time adds
+ * tokens, so no other replica can have made one sooner. `early` does that before admission control, so a flooding key
+ * costs no Redis round trip, no admission place and no authentication per request; `perKey` asks the shared bucket.
  */
-export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): RequestHandler {
-  if (!enabled) return (_req, _res, next) => next();
+export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): { early: RequestHandler; perKey: RequestHandler } {
+  if (!enabled) return { early: (_req, _res, next) => next(), perKey: (_req, _res, next) => next() };
   redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeTokenScript });
   const takeToken = (redis as unknown as { takeToken: TakeToken }).takeToken.bind(redis);
   const decisions = new Counter({
@@ -78,15 +79,21 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
     const client = clientOf(headers);
     return client !== undefined && emptyNow(client);
   });
-  return (_req, res, next) => {
+  const refuseEmpty: (client: string, ...handler: Parameters<RequestHandler>) => void = (client, _req, res, next) => {
+    const { nextTokenAt, fullAt } = emptyUntil.get(client)!;
+    const now = Date.now();
+    res.set({ 'RateLimit-Policy': `${burst};w=${windowSeconds}`, 'RateLimit-Limit': String(burst), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(Math.ceil((fullAt - now) / 1000)) });
+    decisions.inc({ client, decision: 'limited' });
+    next(limited(client, nextTokenAt - now));
+  };
+  const early: RequestHandler = (req, res, next) => {
+    const client = clientOf(req.headers);
+    if (client !== undefined && emptyNow(client)) return refuseEmpty(client, req, res, next);
+    next();
+  };
+  const perKey: RequestHandler = (req, res, next) => {
     const client = String(res.locals.client);
-    if (emptyNow(client)) {
-      const { nextTokenAt, fullAt } = emptyUntil.get(client)!;
-      const now = Date.now();
-      res.set({ 'RateLimit-Policy': `${burst};w=${windowSeconds}`, 'RateLimit-Limit': String(burst), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(Math.ceil((fullAt - now) / 1000)) });
-      decisions.inc({ client, decision: 'limited' });
-      return next(limited(client, nextTokenAt - now));
-    }
+    if (emptyNow(client)) return refuseEmpty(client, req, res, next);
     dependency
       .call(() => takeToken(`ratelimit:${client}`, rps, burst))
       .then(([allowed, remaining, nextTokenMs, fullMs]) => {
@@ -113,4 +120,5 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
         ),
       );
   };
+  return { early, perKey };
 }
