@@ -1,6 +1,6 @@
 // The showcase drills end to end on the real stack, the controller's guardrails, and faults that outlive a killed controller.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PNG } from 'pngjs';
@@ -8,6 +8,7 @@ import { chromiumPath } from '../../tooling/toolchain.ts';
 import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
+import { procStat } from '../../chaos/src/core/host.ts';
 import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -176,16 +177,23 @@ method:
     expect(journal.faults[0]!.recoveredAt).toBeDefined();
   });
 
-  it('leaves a fault that ends by its deadline when the controller is SIGKILLed mid-drill', async () => {
+  it('leaves a fault that ends by its deadline, and no load running, when the controller is SIGKILLed mid-drill', async () => {
     const file = join(reports, 'controller-kill.yaml');
     writeFileSync(file, `name: controller-kill
 steadyState: { probes: [{ name: menu, http: { path: /api/menu, apiKey: false } }] }
 method:
+  - load: { script: orders.js, rate: 5, duration: 60s }
   - fault: { kind: network-partition, selector: { service: orders }, target: { service: redis }, direction: both, duration: 6s }
 `);
     const controller = spawn(process.execPath, [join(repoRoot, 'chaos/bin/faultline.js'), 'drill', 'run', file, '--report-dir', reports], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const fault = await waitFor('the partition to be injected', async () => (await faults()).find((f) => f.drill === 'controller-kill' && !f.recoveredAt), 30_000, 100);
+    const k6 = childrenOf(controller.pid!).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'k6');
+    expect(k6, 'the drill runs its load in a k6 process of its own').toBeDefined();
     controller.kill('SIGKILL');
+    const killedAt = Date.now();
+    // Its load dies with it, not at the end of its 60 s.
+    await waitFor('the k6 load to stop', async () => !running(k6!) || undefined, 2000, 50);
+    console.info(`k6 load gone ${Date.now() - killedAt} ms after its controller was SIGKILLed`);
     await sleep(500);
     const proxy = (await toxiproxy.list()).find((p) => p.name === 'orders-redis')!;
     expect(proxy.toxics?.map((t) => t.name).sort()).toEqual([`${fault.id}-downstream`, `${fault.id}-upstream`]);
@@ -198,6 +206,16 @@ method:
     expect(cleanup.stdout).toContain('no fault to remove');
   });
 });
+
+/** The pids whose parent is pid. */
+function childrenOf(pid: number) {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => procStat(p)?.[1] === String(pid));
+}
+/** Alive and not a zombie. */
+const running = (pid: number) => (procStat(pid)?.[0] ?? 'Z') !== 'Z';
 
 describe('the HTML report', () => {
   it('opens in headless Chromium and shows its charts, with the fault windows shaded', () => {

@@ -1,5 +1,6 @@
-// Loads and floods on the local runtime: a k6 process on loopback. Its own duration bounds it, so it ends even if
-// the drill's controller dies.
+// Loads and floods on the local runtime: a k6 process on loopback. It dies with the process that started it (the
+// kernel's parent-death signal, set by util-linux's setpriv), so a SIGKILLed drill leaves no load running; its own
+// duration bounds it besides.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,9 +29,10 @@ export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun 
   const consoleFile = join(opts.dir, `${opts.name}.console.log`);
   const summaryFile = join(opts.dir, `${opts.name}.summary.json`);
   for (const f of [consoleFile, summaryFile]) rmSync(f, { force: true }); // a previous run's acknowledgements are not this run's
+  // setpriv execs k6 in place, so the pid is k6's own.
   const child = spawn(
-    toolPaths.k6,
-    ['run', '--quiet', '--no-color', '--no-usage-report', '--address', `127.0.0.1:${port}`, '--console-output', consoleFile, '--summary-export', summaryFile, script],
+    toolPaths.setpriv,
+    ['--pdeathsig', 'KILL', '--', toolPaths.k6, 'run', '--quiet', '--no-color', '--no-usage-report', '--address', `127.0.0.1:${port}`, '--console-output', consoleFile, '--summary-export', summaryFile, script],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, FAULTLINE_GATEWAY: opts.gateway, FAULTLINE_API_KEY: opts.apiKey, FAULTLINE_RUN: `${opts.run}-${opts.name}`, FAULTLINE_SCENARIO: JSON.stringify(scenarioOf(load)), K6_NO_USAGE_REPORT: 'true' },

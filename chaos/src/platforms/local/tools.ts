@@ -12,6 +12,8 @@ export const toolPaths = {
   redisServer: '/usr/bin/redis-server',
   prometheus: '/usr/bin/prometheus',
   k6: join(toolsDir, 'bin', 'k6'),
+  /** util-linux: starts k6 with the parent-death signal set. */
+  setpriv: '/usr/bin/setpriv',
   toxiproxy: join(toolsDir, 'bin', 'toxiproxy-server'),
   jaeger: join(toolsDir, 'bin', 'jaeger'),
   kafkaLib: join(toolsDir, `kafka-${kafkaVersion.version}`, 'lib'),
