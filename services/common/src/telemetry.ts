@@ -8,7 +8,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 
 const off = { enabled: false };
-// Filled by admission control and the rate limiter (wouldRefuseKey in resilience/admission.ts): a request they would
+// Filled by admission control and the rate limiter (wouldRefuseKey in resilience/refusal-probe.ts): a request they would
 // refuse now gets no span. Refusals are counted by metrics; tracing each would cost more than refusing it.
 const wouldRefuse = (headers: IncomingHttpHeaders) => ((globalThis as Record<symbol, Array<(h: IncomingHttpHeaders) => boolean> | undefined>)[Symbol.for('faultline.wouldRefuse')] ?? []).some((probe) => probe(headers));
 const sdk = new NodeSDK({

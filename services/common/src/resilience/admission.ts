@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { bulkhead, isBulkheadRejectedError } from 'cockatiel';
 import { Gauge, type Registry } from 'prom-client';
 import { apiError } from '../contracts.ts';
+import { addRefusalProbe } from './refusal-probe.ts';
 import { DeadlineExceeded, remainingMs } from './deadline.ts';
 import { resilienceMetrics } from './metrics.ts';
 
@@ -19,18 +20,6 @@ export interface AdmissionOptions {
    * flooding client cannot take a quiet one's places. Unset: no per-client share.
    */
   perClient?: { of: (headers: IncomingHttpHeaders) => string; places: number };
-}
-
-/**
- * Asked by the tracing set-up (telemetry.ts) as each request arrives, before its span starts: a request that would be
- * refused now gets no span, so that refusing stays cheaper than serving. Kept on globalThis because telemetry.ts is
- * loaded by --import, before the app's modules.
- */
-export const wouldRefuseKey = Symbol.for('faultline.wouldRefuse');
-type WouldRefuse = (headers: IncomingHttpHeaders) => boolean;
-export function addRefusalProbe(probe: WouldRefuse) {
-  const g = globalThis as { [wouldRefuseKey]?: WouldRefuse[] };
-  (g[wouldRefuseKey] ??= []).push(probe);
 }
 
 /**

@@ -3,3 +3,4 @@ export * from './deadline.ts';
 export * from './dependency.ts';
 export * from './metrics.ts';
 export * from './retry-budget.ts';
+export * from './refusal-probe.ts';
