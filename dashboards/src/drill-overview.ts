@@ -54,8 +54,9 @@ const inFlight = () =>
     units.Short,
     { expr: 'sum by (service) (http_server_active_requests)', legend: '{{service}}: requests in progress' },
     { expr: 'sum by (service) (admission_queue_requests)', legend: '{{service}}: waiting for admission' },
+    { expr: 'sum by (service) (admission_concurrency_limit)', legend: '{{service}}: admission limit' },
     { expr: 'sum by (service) (kitchen_orders_in_progress)', legend: '{{service}}: orders being prepared' },
-  ).description('Saturation: bounded by admission control at the gateway and by the stations in the kitchen.');
+  ).description('Saturation: bounded by admission control at the gateway, whose adaptive limit shrinks while requests take over 1.5× their no-load time, and by the stations in the kitchen.');
 
 const degradedMenus = () =>
   timeseriesPanel('Degraded responses', units.RequestsPerSecond, { expr: perSecond('gateway_degraded_responses_total', 'route'), legend: '{{route}}' }).description(

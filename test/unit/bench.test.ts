@@ -53,6 +53,9 @@ describe('bench statistics', () => {
     expect(k6Bottleneck({ iterations: 1000, dropped: 0 }, 0.3)).toEqual([]);
     expect(k6Bottleneck({ iterations: 900, dropped: 100 }, 0.3)).toHaveLength(1);
     expect(k6Bottleneck({ iterations: 1000, dropped: 0 }, 1.2)).toEqual(['k6 used 1.20 cores']);
+    // Drops with every VU waiting on an answer are the shop's slowness, not k6's: they count against goodput instead.
+    expect(k6Bottleneck({ iterations: 900, dropped: 100, peakVUs: 50, maxVUs: 50 }, 0.3)).toEqual([]);
+    expect(k6Bottleneck({ iterations: 900, dropped: 100, peakVUs: 30, maxVUs: 50 }, 0.3)).toEqual(['k6 dropped 100 of 1000 arrivals']);
   });
 
   it('searches capacity by doubling, then bisecting', () => {

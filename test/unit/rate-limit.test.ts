@@ -8,7 +8,7 @@ import { createLogger, finishApp, type Dependency, wouldRefuseKey } from '@fault
 import { rateLimit } from '../../services/gateway/src/rate-limit.ts';
 
 describe('gateway rate limiter', () => {
-  it('refuses a key the shared bucket refused without asking Redis again until its next token is due', async () => {
+  it('refuses a key the shared bucket refused without asking Redis until its next token is due, then lets one request a token interval ask', async () => {
     let scriptCalls = 0;
     let now = 1_000_000;
     const realNow = Date.now;
@@ -44,9 +44,16 @@ describe('gateway rate limiter', () => {
       expect(again[0]!.headers.get('ratelimit-reset')).toBe('3');
       expect(wouldRefuse({ 'x-api-key': 'k' })).toBe(true); // no trace span for it either
       expect(wouldRefuse({})).toBe(false); // an unknown client is not this key
-      now += 600; // the token is due: Redis decides again
-      await get();
+      now += 600; // the token is due: one request asks Redis for it, the rest in its token interval (100 ms) are refused
+      const due = await Promise.all([get(), get(), get()]);
+      expect(due.map((r) => r.status)).toEqual([429, 429, 429]);
       expect(scriptCalls).toBe(2);
+      now += 1500; // the next token is due again: one request asks
+      await Promise.all([get(), get()]);
+      expect(scriptCalls).toBe(3);
+      now += 4000; // past the moment the bucket would be full again: forgotten, so Redis decides
+      await get();
+      expect(scriptCalls).toBe(4);
     } finally {
       Date.now = realNow;
       server.close();

@@ -219,10 +219,98 @@ describe('admission control', () => {
     }
   });
 
+  it("queues fairly: a quiet client takes the flood's newest queued place, and the next free slot", async () => {
+    const registry = new Registry();
+    const app = express();
+    app.use(admissionControl({ registry, enabled: true, concurrency: 1, queue: 3, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 1 } }));
+    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
+    const gates: Array<() => void> = [];
+    const ran: string[] = [];
+    app.get('/work', (req, res) => {
+      ran.push(req.get('x-client')!);
+      gates.push(() => res.json({ ok: true }));
+    });
+    finishApp(app, createLogger('test', 'silent', '0'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    try {
+      const flood = [send('flood')];
+      await vi.waitFor(() => expect(ran).toEqual(['flood']));
+      flood.push(send('flood'), send('flood'), send('flood'));
+      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(3));
+      expect(wouldRefuse({ 'x-client': 'flood' })).toBe(true); // full, and the flood holds the most
+      expect(wouldRefuse({ 'x-client': 'quiet' })).toBe(false); // full, but it may take a flood's place
+      const quiet = send('quiet');
+      const evicted = await flood[3]!; // the flood's newest waiter
+      expect(evicted.status).toBe(503);
+      expect(((await evicted.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+      gates.shift()!();
+      await vi.waitFor(() => expect(ran).toEqual(['flood', 'quiet'])); // ahead of the flood's two older waiters
+      for (const next of [3, 4]) {
+        gates.shift()!();
+        await vi.waitFor(() => expect(ran.length).toBe(next));
+      }
+      gates.shift()!();
+      expect((await quiet).status).toBe(200);
+      expect((await Promise.all(flood.slice(0, 3))).map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('lets a client under its fair share wait for the next slot when another holds every place in progress', async () => {
+    const registry = new Registry();
+    const app = express();
+    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 1, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 1 } }));
+    const gates: Array<() => void> = [];
+    const ran: string[] = [];
+    app.get('/work', (req, res) => {
+      ran.push(req.get('x-client')!);
+      gates.push(() => res.json({ ok: true }));
+    });
+    finishApp(app, createLogger('test', 'silent', '0'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    try {
+      const flood = [send('flood'), send('flood')];
+      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood']));
+      const other = send('other'); // the queue's one place
+      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(1));
+      // Full, and no client holds a waiter more than it would: under its fair share (1 of 3 places), it waits anyway.
+      const quiet = send('quiet');
+      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(2));
+      const refused = await send('flood'); // the flood holds 2, over its fair share: refused
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+      for (const next of [3, 4]) {
+        gates.shift()!();
+        await vi.waitFor(() => expect(ran.length).toBe(next));
+      }
+      expect(ran.slice(2).sort()).toEqual(['other', 'quiet']);
+      while (gates.length) gates.shift()!();
+      expect((await quiet).status).toBe(200);
+      expect((await other).status).toBe(200);
+      expect((await Promise.all(flood)).map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('starts an adaptive limit at its ceiling and shows it', async () => {
+    const registry = new Registry();
+    admissionControl({ registry, enabled: true, limit: 'adaptive', concurrency: 16, minConcurrency: 2, queue: 8 });
+    expect(await metric(registry, 'admission_concurrency_limit')).toBe(16);
+  });
+
   it("holds a client to its share of the places, so that a flooding client cannot take a quiet one's", async () => {
     const registry = new Registry();
     const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), places: 2 } }));
+    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 0.5 } }));
     const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
     const gates: Array<() => void> = [];
     const ran: string[] = [];

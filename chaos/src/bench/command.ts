@@ -16,7 +16,7 @@ import { measureOverhead, type OverheadResult } from './overhead.ts';
 import { renderBenchReport } from './report.ts';
 import { writableReportDir } from '../core/report-dir.ts';
 import { atLeast, atMost, type Goal } from './stats.ts';
-import { warmUp, type BenchTarget, type StepResult } from './step.ts';
+import { k6Priority, warmUp, type BenchTarget, type StepResult } from './step.ts';
 import { kitchenSessionTimeoutMs, measureTimings, type TimingsResult } from './timings.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { measureFairness, type FairnessResult } from './fairness.ts';
@@ -229,6 +229,11 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
   result.durationS = Math.round((Date.now() - t0) / 1000);
   if (result.timings) result.notes.push(...result.timings.notes);
   if (result.failover) result.notes.push(...result.failover.notes);
+  result.notes.push(
+    k6Priority.refused === 0
+      ? `k6 ran ahead of the shop for CPU (nice ${k6Priority.niceness}), as clients on other machines would: its figures are the shop's on what k6 leaves of the cores.`
+      : `k6's priority could not be raised (${k6Priority.refused} of ${k6Priority.raised + k6Priority.refused} steps; it needs CAP_SYS_NICE): it shared the cores with the shop as an equal.`,
+  );
   for (const s of result.overload.off?.steps ?? []) if (s.k6Limits.length) result.notes.push(`resilience off ${s.multiple}×C: ${s.k6Limits.join('; ')} (goodput there is a lower bound)`);
   return result;
 }

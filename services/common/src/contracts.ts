@@ -35,6 +35,9 @@ export interface OrderPlaced {
   placedAt: string;
 }
 
+/** Set on an answer served from a fallback (the last good copy) because a dependency was unavailable. */
+export const degradedHeader = 'X-Degraded';
+
 export const topics = { ordersPlaced: 'orders.placed' } as const;
 
 export const orderIdPattern = /^ord_[0-9a-f]{32}$/;

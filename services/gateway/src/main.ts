@@ -44,7 +44,10 @@ const config = serviceConfig(
     REQUEST_DEADLINE_MS: env.positiveInt(3000),
     RATE_LIMIT_RPS: env.positiveInt(50),
     RATE_LIMIT_BURST: env.positiveInt(100),
+    // adaptive: the limit follows latency between ADMISSION_MIN_CONCURRENCY and ADMISSION_CONCURRENCY.
+    ADMISSION_LIMIT: z.enum(['adaptive', 'fixed']).default('adaptive'),
     ADMISSION_CONCURRENCY: env.positiveInt(16),
+    ADMISSION_MIN_CONCURRENCY: env.positiveInt(2),
     ADMISSION_QUEUE: env.positiveInt(8),
     // Percent of the concurrency + queue places one client may hold; 100 turns the per-client share off.
     ADMISSION_CLIENT_SHARE_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
@@ -63,12 +66,16 @@ const menu = lastGoodMenu(registry, enabled);
 
 // Read before any work, from the key alone: a request without a known key counts as the anonymous client.
 const clientOf = clientOfKey(config.API_KEYS);
+// Asked up to four times a request (two refusal probes, the early limiter, admission control): once per request.
+const clientByRequest = new WeakMap<IncomingHttpHeaders, string | undefined>();
 const clientOfHeaders = (headers: IncomingHttpHeaders) => {
+  if (clientByRequest.has(headers)) return clientByRequest.get(headers);
   const key = headers['x-api-key'];
-  return clientOf(Array.isArray(key) ? key[0] : key);
+  const client = clientOf(Array.isArray(key) ? key[0] : key);
+  clientByRequest.set(headers, client);
+  return client;
 };
-const places = config.ADMISSION_CONCURRENCY + config.ADMISSION_QUEUE;
-const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (headers: IncomingHttpHeaders) => clientOfHeaders(headers) ?? 'anonymous', places: Math.max(1, Math.floor((places * config.ADMISSION_CLIENT_SHARE_PERCENT) / 100)) } : undefined;
+const clientShare = config.ADMISSION_CLIENT_SHARE_PERCENT < 100 ? { of: (headers: IncomingHttpHeaders) => clientOfHeaders(headers) ?? 'anonymous', share: config.ADMISSION_CLIENT_SHARE_PERCENT / 100 } : undefined;
 const limiter = rateLimit({ redis, dependency: redisDependency, registry, enabled, rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, clientOf: clientOfHeaders });
 const app = createApp({
   registry,
@@ -78,7 +85,15 @@ const app = createApp({
     ...(enabled ? [stampDeadline(config.REQUEST_DEADLINE_MS)] : []),
     // A key whose shared bucket is known to be empty is refused before it can take an admission place.
     limiter.early,
-    admissionControl({ registry, enabled, concurrency: config.ADMISSION_CONCURRENCY, queue: config.ADMISSION_QUEUE, perClient: clientShare }),
+    admissionControl({
+      registry,
+      enabled,
+      limit: config.ADMISSION_LIMIT,
+      concurrency: config.ADMISSION_CONCURRENCY,
+      minConcurrency: config.ADMISSION_MIN_CONCURRENCY,
+      queue: config.ADMISSION_QUEUE,
+      perClient: clientShare,
+    }),
   ],
 });
 app.get('/api/openapi.json', (_req, res) => {

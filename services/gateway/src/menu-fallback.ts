@@ -1,7 +1,5 @@
 import type { Response } from 'express';
-import { Counter, isApiError, type Registry, type UpstreamResponse } from '@faultline/common';
-
-export const degradedHeader = 'X-Degraded';
+import { Counter, degradedHeader, isApiError, type Registry, type UpstreamResponse } from '@faultline/common';
 
 /**
  * Keeps the last menu the catalog served. While the catalog is unavailable (its breaker open, or the call failing),

@@ -48,8 +48,12 @@ export interface RateLimitOptions {
  * through exactly when the machine is busiest; counted as local_allowed or local_limited.
  *
  * A key the shared bucket refused is refused without asking Redis again until its next token is due: only time adds
- * tokens, so no other replica can have made one sooner. `early` does that before admission control, so a flooding key
- * costs no Redis round trip, no admission place and no authentication per request; `perKey` asks the shared bucket.
+ * tokens, so no other replica can have made one sooner. After that, until its bucket would be full again, this replica
+ * lets one request of that key through per token interval and refuses the rest as they come: only one token can have
+ * been added meanwhile, and that request asks for it. So a flooding key gets no more than its rate past `early`, which
+ * runs before admission control: the rest of the flood costs no Redis round trip, admission place or authentication.
+ * The cost: a key refused in the last burst/rate seconds is held to its steady rate, without its burst. `perKey` asks
+ * the shared bucket.
  */
 export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): { early: RequestHandler; perKey: RequestHandler } {
   if (!enabled) return { early: (_req, _res, next) => next(), perKey: (_req, _res, next) => next() };
@@ -74,10 +78,20 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
   };
   // Hand-written: a remembered verdict of the shared bucket, not a limiter of its own. By client: bounded.
   const emptyUntil = new Map<string, { nextTokenAt: number; fullAt: number }>();
-  const emptyNow = (client: string) => (emptyUntil.get(client)?.nextTokenAt ?? 0) > Date.now();
+  const tokenIntervalMs = 1000 / rps;
+  /** Whether the key's next token is not due yet; if it is due, the caller's request takes it (for this replica). */
+  const emptyNow = (client: string, take: boolean) => {
+    const verdict = emptyUntil.get(client);
+    if (!verdict) return false;
+    const now = Date.now();
+    if (verdict.nextTokenAt > now) return true;
+    if (verdict.fullAt <= now) emptyUntil.delete(client);
+    else if (take) verdict.nextTokenAt = now + tokenIntervalMs;
+    return false;
+  };
   addRefusalProbe((headers) => {
     const client = clientOf(headers);
-    return client !== undefined && emptyNow(client);
+    return client !== undefined && emptyNow(client, false);
   });
   const refuseEmpty: (client: string, ...handler: Parameters<RequestHandler>) => void = (client, _req, res, next) => {
     const { nextTokenAt, fullAt } = emptyUntil.get(client)!;
@@ -88,12 +102,11 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
   };
   const early: RequestHandler = (req, res, next) => {
     const client = clientOf(req.headers);
-    if (client !== undefined && emptyNow(client)) return refuseEmpty(client, req, res, next);
+    if (client !== undefined && emptyNow(client, true)) return refuseEmpty(client, req, res, next);
     next();
   };
   const perKey: RequestHandler = (req, res, next) => {
     const client = String(res.locals.client);
-    if (emptyNow(client)) return refuseEmpty(client, req, res, next);
     dependency
       .call(() => takeToken(`ratelimit:${client}`, rps, burst))
       .then(([allowed, remaining, nextTokenMs, fullMs]) => {

@@ -1,97 +1,158 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestHandler } from 'express';
-import { bulkhead, isBulkheadRejectedError } from 'cockatiel';
+import type { NextFunction, RequestHandler, Response } from 'express';
 import { Gauge, type Registry } from 'prom-client';
-import { apiError } from '../contracts.ts';
+import { apiError, degradedHeader } from '../contracts.ts';
 import { addRefusalProbe } from './refusal-probe.ts';
 import { DeadlineExceeded, remainingMs } from './deadline.ts';
+import { GradientLimit } from './gradient-limit.ts';
 import { resilienceMetrics } from './metrics.ts';
 
 export interface AdmissionOptions {
   registry: Registry;
   enabled: boolean;
-  /** Requests worked on at once. */
+  /** Requests worked on at once: the fixed limit, or the adaptive limit's ceiling. */
   concurrency: number;
+  /**
+   * `adaptive`: the limit follows latency (GradientLimit) between `minConcurrency` and `concurrency`, and the queue
+   * holds at most half the limit, so that a queued request waits about half a request's time.
+   */
+  limit?: 'fixed' | 'adaptive';
+  minConcurrency?: number;
   /** Requests allowed to wait for a slot; beyond that the request is shed at once. */
   queue: number;
   /**
-   * Who sent a request, read before any work (the gateway: the API key's client, or "anonymous"), and how many of the
-   * concurrency + queue places one client may hold at once. A client past its share is refused with 429, so that a
-   * flooding client cannot take a quiet one's places. Unset: no per-client share.
+   * Who sent a request, read before any work (the gateway: the API key's client, or "anonymous"), and the share of
+   * the most places (concurrency + queue) one client may hold at once, in progress or queued. A client past its
+   * share is refused with 429. Unset: one queue for all, no share.
    */
-  perClient?: { of: (headers: IncomingHttpHeaders) => string; places: number };
+  perClient?: { of: (headers: IncomingHttpHeaders) => string; share: number };
 }
 
 /**
- * Admission control before any work (auth, body parsing, upstream calls, a trace span): a cockatiel bulkhead holds
- * `concurrency` requests with `queue` waiting; the rest get 503 overloaded. A request whose deadline passed while it
- * waited is dropped. A refusal allocates nothing: the bulkhead's free places are read before it is asked (its
- * rejection builds an Error with a stack trace), and the refusal errors are made once.
+ * Admission control before any work (auth, body parsing, upstream calls, a trace span): `limit` requests in progress,
+ * a bounded queue, and 503 overloaded for the rest. Fair between clients, so that a quiet client waits for one slot,
+ * not behind a flood: a freed slot goes to the waiting client holding the fewest places (in progress and queued); when
+ * the queue is full a newcomer takes the place of the newest waiter of the client holding the most; and a client under
+ * its fair share of the places (split among the clients holding any) is not refused for a full queue. A request
+ * whose deadline passed while it waited is dropped. A refusal allocates nothing: its errors are made once.
  */
-export function admissionControl({ registry, enabled, concurrency, queue, perClient }: AdmissionOptions): RequestHandler {
+export function admissionControl({ registry, enabled, concurrency, limit = 'fixed', minConcurrency = 1, queue, perClient }: AdmissionOptions): RequestHandler {
   const metrics = resilienceMetrics(registry);
   let active = 0;
   new Gauge({ name: 'http_server_active_requests', help: 'Requests being worked on now.', registers: [registry], collect() { this.set(active); } });
-  const track = (res: Parameters<RequestHandler>[1], done?: () => void) => {
-    active++;
-    res.once('close', () => {
-      active--;
-      done?.();
-    });
-  };
   if (!enabled) {
     return (_req, res, next) => {
-      track(res);
+      active++;
+      res.once('close', () => active--);
       next();
     };
   }
-  const slots = bulkhead(concurrency, queue);
-  new Gauge({ name: 'admission_queue_requests', help: 'Requests waiting for an admission slot.', registers: [registry], collect() { this.set(queue - slots.queueSlots); } });
-  // Hand-written: cockatiel's bulkhead has no per-key share. Keys are the API clients and "anonymous": bounded.
+  // Hand-written in place of cockatiel's bulkhead, whose capacity is fixed and whose queue is one FIFO for everyone.
+  const gradient = limit === 'adaptive' ? new GradientLimit({ max: concurrency, min: Math.min(minConcurrency, concurrency) }) : undefined;
+  const slots = () => gradient?.limit ?? concurrency;
+  const queuePlaces = () => (gradient ? Math.min(queue, Math.ceil(gradient.limit / 2)) : queue);
+  // Per client, in the order clients last had a turn. Keys are the API clients and "anonymous": bounded.
+  const queues = new Map<string, Waiter[]>();
+  let queued = 0;
   const held = new Map<string, number>();
-  const full = () => slots.executionSlots === 0 && slots.queueSlots === 0;
-  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= perClient.places;
-  addRefusalProbe((headers) => full() || (perClient !== undefined && overShare(perClient.of(headers))));
-  const overloaded = apiError('overloaded', `more than ${concurrency} requests in progress and ${queue} waiting`, { retryAfterSeconds: 1 });
-  const overClientShare = perClient && apiError('over_client_share', `this client already holds its ${perClient.places} of the ${concurrency + queue} places`, { retryAfterSeconds: 1 });
-  return (req, res, next) => {
-    if (full()) {
-      metrics.shed.inc({ reason: 'overload' });
-      return next(overloaded);
-    }
-    let closed = false;
-    res.once('close', () => (closed = true));
-    if (perClient) {
-      const client = perClient.of(req.headers);
-      if (overShare(client)) {
-        metrics.shed.inc({ reason: 'client_share' });
-        return next(overClientShare!);
-      }
-      const holding = held.get(client) ?? 0;
-      held.set(client, holding + 1);
-      res.once('close', () => {
-        const left = held.get(client)! - 1;
-        if (left === 0) held.delete(client);
-        else held.set(client, left);
-      });
-    }
-    slots
-      .execute(
-        () =>
-          new Promise<void>((release) => {
-            if (closed) return release(); // the client went away while queued
-            track(res, release);
-            if (remainingMs(res) <= 0) {
-              metrics.shed.inc({ reason: 'deadline' });
-              return next(new DeadlineExceeded('while it waited for admission'));
-            }
-            next();
-          }),
-      )
-      .catch((err: unknown) => {
-        if (!isBulkheadRejectedError(err)) return next(err);
-        metrics.shed.inc({ reason: 'overload' });
-        next(overloaded);
-      });
+  const hold = (client: string, by: number) => {
+    const n = (held.get(client) ?? 0) + by;
+    if (n === 0) held.delete(client);
+    else held.set(client, n);
   };
+  new Gauge({ name: 'admission_queue_requests', help: 'Requests waiting for an admission slot.', registers: [registry], collect() { this.set(queued); } });
+  new Gauge({ name: 'admission_concurrency_limit', help: 'Requests admission control lets be worked on at once now (adaptive: follows latency).', registers: [registry], collect() { this.set(slots()); } });
+  const clientOf = perClient?.of ?? (() => 'all');
+  // Of the most places there can be: the fair queue shares the places there are now.
+  const clientPlaces = Math.max(1, Math.floor((concurrency + queue) * (perClient?.share ?? 1)));
+  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= clientPlaces;
+  const full = () => active >= slots() && queued >= queuePlaces();
+  /** The waiting client holding the most places, if it holds more than `client` would with one more. */
+  const victimFor = (client: string) => {
+    let victim: string | undefined;
+    for (const c of queues.keys()) if (victim === undefined || held.get(c)! > held.get(victim)!) victim = c;
+    return victim !== undefined && victim !== client && held.get(victim)! > (held.get(client) ?? 0) + 1 ? victim : undefined;
+  };
+  /** Under its fair share of the places there are now (split among the clients holding any, itself included). */
+  const underFairShare = (client: string) => {
+    const holding = held.get(client) ?? 0;
+    return holding < Math.ceil((slots() + queuePlaces()) / (held.size + (holding === 0 ? 1 : 0)));
+  };
+  const refused = (client: string) => overShare(client) || (full() && victimFor(client) === undefined && !underFairShare(client));
+  addRefusalProbe((headers) => refused(clientOf(headers)));
+  const overloaded = apiError('overloaded', 'too many requests in progress and waiting', { retryAfterSeconds: 1 });
+  const overClientShare = apiError('over_client_share', `this client already holds its ${clientPlaces} of the ${concurrency + queue} admission places`, { retryAfterSeconds: 1 });
+
+  const dequeue = (client: string, waiter: Waiter) => {
+    const waiting = queues.get(client)!;
+    waiting.splice(waiting.indexOf(waiter), 1);
+    queued--;
+    queues.delete(client); // to the back of the turn order
+    if (waiting.length) queues.set(client, waiting);
+  };
+  const startNext = () => {
+    while (active < slots() && queued > 0) {
+      let first: string | undefined;
+      for (const c of queues.keys()) if (first === undefined || held.get(c)! < held.get(first)!) first = c;
+      const waiter = queues.get(first!)![0]!;
+      dequeue(first!, waiter);
+      waiter.start();
+    }
+  };
+  const work = (res: Response, next: NextFunction) => {
+    active++;
+    const admittedAt = performance.now();
+    const inFlight = active;
+    res.once('close', () => {
+      active--;
+      // The limit judges the time real work takes: a refusal (4xx) is quick, a failing dependency (5xx, a fallback
+      // answer) is the breaker's business.
+      if (res.statusCode < 400 && !res.hasHeader(degradedHeader)) gradient?.sample(performance.now() - admittedAt, inFlight);
+      startNext();
+    });
+    if (remainingMs(res) <= 0) {
+      metrics.shed.inc({ reason: 'deadline' });
+      return next(new DeadlineExceeded('while it waited for admission'));
+    }
+    next();
+  };
+  const shed = (next: NextFunction) => {
+    metrics.shed.inc({ reason: 'overload' });
+    next(overloaded);
+  };
+
+  return (req, res, next) => {
+    const client = clientOf(req.headers);
+    if (overShare(client)) {
+      metrics.shed.inc({ reason: 'client_share' });
+      return next(overClientShare);
+    }
+    if (full()) {
+      const victim = victimFor(client);
+      if (victim !== undefined) {
+        const evicted = queues.get(victim)!.at(-1)!;
+        dequeue(victim, evicted);
+        evicted.refuse();
+      } else if (!underFairShare(client)) return shed(next);
+      // else: others hold every place in progress; it waits past the queue's size (bounded by its fair share) and,
+      // holding the fewest, gets the next free slot.
+    }
+    hold(client, 1);
+    res.once('close', () => hold(client, -1));
+    if (active < slots()) return work(res, next);
+    const waiter: Waiter = { start: () => work(res, next), refuse: () => shed(next) };
+    let waiting = queues.get(client);
+    if (!waiting) queues.set(client, (waiting = []));
+    waiting.push(waiter);
+    queued++;
+    // The client went away while queued: its place is freed at once.
+    res.once('close', () => {
+      if (queues.get(client)?.includes(waiter)) dequeue(client, waiter);
+    });
+  };
+}
+
+interface Waiter {
+  start: () => void;
+  refuse: () => void;
 }
