@@ -98,7 +98,7 @@ export function benchGoals(figures: Figure[]): Goal[] {
   ];
 }
 
-/** Steps where k6 dropped over 1% of its arrivals or ran out of CPU: figures there measure k6, so the run is invalid. */
+/** Steps where k6 dropped over 1% of its arrivals with VUs to spare, or ran out of CPU: figures there measure k6, so the run is invalid. */
 export function k6LimitedSteps(r: BenchResult): string[] {
   const steps: StepResult[] = [...r.capacity.steps, ...(r.overload.on?.steps ?? []), ...(r.fairness ? [r.fairness.alone, r.fairness.flooded, r.fairness.flood] : [])];
   const limited = steps.filter((s) => s.k6Limits.length > 0).map((s) => `${s.label}: ${s.k6Limits.join('; ')}`);
@@ -155,7 +155,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
   const notes: string[] = [
     'Resilience is a start-up setting of every service, so the resilience-off phase runs on the same layout and ports, restarted with FAULTLINE_RESILIENCE=off, in the same run.',
     "The per-key rate limit is raised (RATE_LIMIT_RPS=100000) and the per-client admission share turned off in phases 1 to 4, so that capacity measures the shop, not one client's quota; the fairness phase runs with the shop's own settings.",
-    'k6 dropping over 1% of its arrivals, or using over 0.9 core, at any step with resilience on makes the run invalid; with resilience off, drops are reported, not disqualifying: there every VU is held by a request the shop does not answer, which is the collapse being shown.',
+    'k6 dropping over 1% of its arrivals while it had VUs to spare, or using over 0.9 core, at any step with resilience on makes the run invalid. Drops with every VU busy are the shop not answering in time; they count against goodput. With resilience off, drops are reported, not disqualifying: they are the collapse being shown.',
   ];
   const raised = { ...base.settings, gateway: { ...base.settings.gateway, RATE_LIMIT_RPS: '100000', RATE_LIMIT_BURST: '100000', ADMISSION_CLIENT_SHARE_PERCENT: '100' } };
   const profileDir = join(opts.dir, 'profiles');
