@@ -60,6 +60,14 @@ describe.each(scenarios)('chart scenario %s', (scenario) => {
     }
   });
 
+  it("keeps Kafka's log directory in a folder of its volume, not at its root, where a fresh ext4 volume has lost+found", () => {
+    const kafka = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata.name.endsWith('-kafka'))!;
+    const container = podSpecOf(kafka).containers.find((c: { name: string }) => c.name === 'kafka');
+    const mount = container.volumeMounts.find((v: { name: string }) => v.name === 'data').mountPath;
+    const logDirs = container.env.find((e: { name: string }) => e.name === 'KAFKA_LOG_DIRS').value;
+    expect(logDirs).toBe(`${mount}/logs`);
+  });
+
   it('gives each shop service probes, a preStop delay and, with more than one replica, a disruption budget', () => {
     const shop = manifests.filter((m) => m.kind === 'Deployment' && m.metadata.labels?.['app.kubernetes.io/component'] === 'shop');
     expect(shop.map((d) => d.metadata.labels!['app.kubernetes.io/name']).sort()).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);

@@ -44,8 +44,9 @@ const config = serviceConfig(
     REQUEST_DEADLINE_MS: env.positiveInt(3000),
     RATE_LIMIT_RPS: env.positiveInt(50),
     RATE_LIMIT_BURST: env.positiveInt(100),
-    // adaptive: the limit follows latency between ADMISSION_MIN_CONCURRENCY and ADMISSION_CONCURRENCY.
-    ADMISSION_LIMIT: z.enum(['adaptive', 'fixed']).default('adaptive'),
+    // adaptive: the limit follows latency between ADMISSION_MIN_CONCURRENCY and ADMISSION_CONCURRENCY. Fixed by
+    // default: on the 2-core bench the adaptive limit did not lower the p99 at 10×C and cost goodput (docs/benchmark.md).
+    ADMISSION_LIMIT: z.enum(['adaptive', 'fixed']).default('fixed'),
     ADMISSION_CONCURRENCY: env.positiveInt(16),
     ADMISSION_MIN_CONCURRENCY: env.positiveInt(2),
     ADMISSION_QUEUE: env.positiveInt(8),
