@@ -56,7 +56,7 @@ const inFlight = () =>
     { expr: 'sum by (service) (admission_queue_requests)', legend: '{{service}}: waiting for admission' },
     { expr: 'sum by (service) (admission_concurrency_limit)', legend: '{{service}}: admission limit' },
     { expr: 'sum by (service) (kitchen_orders_in_progress)', legend: '{{service}}: orders being prepared' },
-  ).description('Saturation: bounded by admission control at the gateway, whose adaptive limit shrinks while requests take over 1.5× their no-load time, and by the stations in the kitchen.');
+  ).description('Saturation: bounded by admission control at the gateway (its limit, with ADMISSION_LIMIT=adaptive, shrinks while requests take over 1.5× their no-load time) and by the stations in the kitchen.');
 
 const degradedMenus = () =>
   timeseriesPanel('Degraded responses', units.RequestsPerSecond, { expr: perSecond('gateway_degraded_responses_total', 'route'), legend: '{{route}}' }).description(
