@@ -1,9 +1,10 @@
 // The policy wiring, on fake timers: breaker transitions, timeouts, the retry budget, full jitter, deadlines, admission.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, wouldRefuseKey, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
+import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, wouldRefuseKey, type AdmissionOptions, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
 
 const fail = () => Promise.reject(new DependencyFailure('catalog', 'is unreachable'));
 const ok = () => Promise.resolve('menu');
@@ -179,125 +180,116 @@ describe('retries', () => {
   });
 });
 
+/** An app behind admission control whose /work requests wait until the test lets them go, in order. */
+async function heldWork(options: Omit<AdmissionOptions, 'registry' | 'enabled'>) {
+  const registry = new Registry();
+  const app = express();
+  app.use(admissionControl({ registry, enabled: true, ...options }));
+  const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
+  const gates: Array<() => void> = [];
+  const ran: string[] = [];
+  app.get('/work', (req, res) => {
+    ran.push(req.get('x-client') ?? 'anonymous');
+    gates.push(() => res.json({ ok: true }));
+  });
+  finishApp(app, createLogger('test', 'silent', '0'));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    registry,
+    wouldRefuse,
+    ran,
+    send: (client?: string) => fetch(`${base}/work`, client ? { headers: { 'x-client': client } } : {}),
+    release: () => gates.shift()!(),
+    releaseAll: () => {
+      while (gates.length) gates.shift()!();
+    },
+    waiting: () => gates.length,
+    close: () => server.close(),
+  };
+}
+const byClient = (headers: IncomingHttpHeaders) => String(headers['x-client'] ?? 'anonymous');
+
 describe('admission control', () => {
   it('works on 2 at a time, queues 1, and sheds the rest with 503 overloaded before any work', async () => {
-    const registry = new Registry();
-    const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 1 }));
-    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
-    expect(wouldRefuse({})).toBe(false);
-    let started = 0;
-    const gates: Array<() => void> = [];
-    app.get('/work', (_req, res) => {
-      started++;
-      gates.push(() => res.json({ ok: true }));
-    });
-    finishApp(app, createLogger('test', 'silent', '0'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const w = await heldWork({ concurrency: 2, queue: 1 });
+    expect(w.wouldRefuse({})).toBe(false);
     try {
-      const requests = Array.from({ length: 5 }, () => fetch(`${base}/work`));
-      await vi.waitFor(() => expect(started).toBe(2));
-      expect(await metric(registry, 'http_server_active_requests')).toBe(2);
-      expect(await metric(registry, 'admission_queue_requests')).toBe(1);
-      expect(wouldRefuse({})).toBe(true); // full: a request arriving now gets no trace span
-      await vi.waitFor(() => expect(gates.length).toBe(2));
-      gates.shift()!();
-      await vi.waitFor(() => expect(started).toBe(3)); // the queued one got the free slot
-      while (gates.length) gates.shift()!();
+      const requests = Array.from({ length: 5 }, () => w.send());
+      await vi.waitFor(() => expect(w.ran.length).toBe(2));
+      expect(await metric(w.registry, 'http_server_active_requests')).toBe(2);
+      expect(await metric(w.registry, 'admission_queue_requests')).toBe(1);
+      expect(w.wouldRefuse({})).toBe(true); // full: a request arriving now gets no trace span
+      await vi.waitFor(() => expect(w.waiting()).toBe(2));
+      w.release();
+      await vi.waitFor(() => expect(w.ran.length).toBe(3)); // the queued one got the free slot
+      w.releaseAll();
       const responses = await Promise.all(requests);
       const statuses = responses.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 200, 200, 503, 503]);
       const shed = responses.find((r) => r.status === 503)!;
       expect(shed.headers.get('retry-after')).toBe('1');
       expect(((await shed.json()) as { error: { code: string } }).error.code).toBe('overloaded');
-      expect(started).toBe(3);
-      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(2);
+      expect(w.ran.length).toBe(3);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'overload' })).toBe(2);
     } finally {
-      server.close();
+      w.close();
     }
   });
 
   it("queues fairly: a quiet client takes the flood's newest queued place, and the next free slot", async () => {
-    const registry = new Registry();
-    const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 1, queue: 3, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 1 } }));
-    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
-    const gates: Array<() => void> = [];
-    const ran: string[] = [];
-    app.get('/work', (req, res) => {
-      ran.push(req.get('x-client')!);
-      gates.push(() => res.json({ ok: true }));
-    });
-    finishApp(app, createLogger('test', 'silent', '0'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    const w = await heldWork({ concurrency: 1, queue: 3, perClient: { of: byClient, share: 1 } });
     try {
-      const flood = [send('flood')];
-      await vi.waitFor(() => expect(ran).toEqual(['flood']));
-      flood.push(send('flood'), send('flood'), send('flood'));
-      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(3));
-      expect(wouldRefuse({ 'x-client': 'flood' })).toBe(true); // full, and the flood holds the most
-      expect(wouldRefuse({ 'x-client': 'quiet' })).toBe(false); // full, but it may take a flood's place
-      const quiet = send('quiet');
+      const flood = [w.send('flood')];
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood']));
+      flood.push(w.send('flood'), w.send('flood'), w.send('flood'));
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(3));
+      expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(true); // full, and the flood holds the most
+      expect(w.wouldRefuse({ 'x-client': 'quiet' })).toBe(false); // full, but it may take a flood's place
+      const quiet = w.send('quiet');
       const evicted = await flood[3]!; // the flood's newest waiter
       expect(evicted.status).toBe(503);
       expect(((await evicted.json()) as { error: { code: string } }).error.code).toBe('overloaded');
-      gates.shift()!();
-      await vi.waitFor(() => expect(ran).toEqual(['flood', 'quiet'])); // ahead of the flood's two older waiters
+      w.release();
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'quiet'])); // ahead of the flood's two older waiters
       for (const next of [3, 4]) {
-        gates.shift()!();
-        await vi.waitFor(() => expect(ran.length).toBe(next));
+        w.release();
+        await vi.waitFor(() => expect(w.ran.length).toBe(next));
       }
-      gates.shift()!();
+      w.release();
       expect((await quiet).status).toBe(200);
       expect((await Promise.all(flood.slice(0, 3))).map((r) => r.status)).toEqual([200, 200, 200]);
-      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(1);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'overload' })).toBe(1);
     } finally {
-      server.close();
+      w.close();
     }
   });
 
   it('lets a client under its fair share wait for the next slot when another holds every place in progress', async () => {
-    const registry = new Registry();
-    const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 1, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 1 } }));
-    const gates: Array<() => void> = [];
-    const ran: string[] = [];
-    app.get('/work', (req, res) => {
-      ran.push(req.get('x-client')!);
-      gates.push(() => res.json({ ok: true }));
-    });
-    finishApp(app, createLogger('test', 'silent', '0'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    const w = await heldWork({ concurrency: 2, queue: 1, perClient: { of: byClient, share: 1 } });
     try {
-      const flood = [send('flood'), send('flood')];
-      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood']));
-      const other = send('other'); // the queue's one place
-      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(1));
+      const flood = [w.send('flood'), w.send('flood')];
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'flood']));
+      const other = w.send('other'); // the queue's one place
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(1));
       // Full, and no client holds a waiter more than it would: under its fair share (1 of 3 places), it waits anyway.
-      const quiet = send('quiet');
-      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(2));
-      const refused = await send('flood'); // the flood holds 2, over its fair share: refused
+      const quiet = w.send('quiet');
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      const refused = await w.send('flood'); // the flood holds 2, over its fair share: refused
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('overloaded');
       for (const next of [3, 4]) {
-        gates.shift()!();
-        await vi.waitFor(() => expect(ran.length).toBe(next));
+        w.release();
+        await vi.waitFor(() => expect(w.ran.length).toBe(next));
       }
-      expect(ran.slice(2).sort()).toEqual(['other', 'quiet']);
-      while (gates.length) gates.shift()!();
+      expect(w.ran.slice(2).sort()).toEqual(['other', 'quiet']);
+      w.releaseAll();
       expect((await quiet).status).toBe(200);
       expect((await other).status).toBe(200);
       expect((await Promise.all(flood)).map((r) => r.status)).toEqual([200, 200]);
     } finally {
-      server.close();
+      w.close();
     }
   });
 
@@ -308,41 +300,27 @@ describe('admission control', () => {
   });
 
   it("holds a client to its share of the places, so that a flooding client cannot take a quiet one's", async () => {
-    const registry = new Registry();
-    const app = express();
-    app.use(admissionControl({ registry, enabled: true, concurrency: 2, queue: 2, perClient: { of: (headers) => String(headers['x-client'] ?? 'anonymous'), share: 0.5 } }));
-    const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
-    const gates: Array<() => void> = [];
-    const ran: string[] = [];
-    app.get('/work', (req, res) => {
-      ran.push(req.get('x-client')!);
-      gates.push(() => res.json({ ok: true }));
-    });
-    finishApp(app, createLogger('test', 'silent', '0'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const send = (client: string) => fetch(`${base}/work`, { headers: { 'x-client': client } });
+    const w = await heldWork({ concurrency: 2, queue: 2, perClient: { of: byClient, share: 0.5 } });
     try {
-      const flood = Array.from({ length: 4 }, () => send('flood'));
-      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood']));
+      const flood = Array.from({ length: 4 }, () => w.send('flood'));
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'flood']));
       const floodAnswers = await Promise.all(flood.slice(2));
       expect(floodAnswers.map((r) => r.status)).toEqual([429, 429]); // past its 2 places, though 2 queue places are free
       expect(((await floodAnswers[0]!.json()) as { error: { code: string } }).error.code).toBe('over_client_share');
       // The tracing probe agrees, before a span would start: the flood is refused, the quiet client is not.
-      expect(wouldRefuse({ 'x-client': 'flood' })).toBe(true);
-      expect(wouldRefuse({ 'x-client': 'quiet' })).toBe(false);
-      const quiet = send('quiet'); // both slots are the flood's: it waits in the queue, and is not refused
-      await vi.waitFor(async () => expect(await metric(registry, 'admission_queue_requests')).toBe(1));
-      gates.shift()!();
-      await vi.waitFor(() => expect(ran).toEqual(['flood', 'flood', 'quiet']));
-      while (gates.length) gates.shift()!();
+      expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(true);
+      expect(w.wouldRefuse({ 'x-client': 'quiet' })).toBe(false);
+      const quiet = w.send('quiet'); // both slots are the flood's: it waits in the queue, and is not refused
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(1));
+      w.release();
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'flood', 'quiet']));
+      w.releaseAll();
       expect((await quiet).status).toBe(200);
       expect((await Promise.all(flood.slice(0, 2))).map((r) => r.status)).toEqual([200, 200]);
-      expect(await metric(registry, 'requests_shed_total', { reason: 'client_share' })).toBe(2);
-      expect(await metric(registry, 'requests_shed_total', { reason: 'overload' })).toBe(0);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'client_share' })).toBe(2);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'overload' })).toBe(0);
     } finally {
-      server.close();
+      w.close();
     }
   });
 });
