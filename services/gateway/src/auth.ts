@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { apiError } from '@faultline/common';
@@ -19,12 +20,11 @@ export function clientOfKey(keys: Map<string, string>): (presented: string | und
   };
 }
 
-export function authenticate(keys: Map<string, string>): RequestHandler {
-  const clientOf = clientOfKey(keys);
+/** `clientOf` is the gateway's per-request lookup (clientOfKey behind a cache), so the key is compared once a request. */
+export function authenticate(clientOf: (headers: IncomingHttpHeaders) => string | undefined): RequestHandler {
   return (req, res, next) => {
-    const presented = req.get('x-api-key');
-    if (!presented) return next(apiError('missing_api_key'));
-    const client = clientOf(presented);
+    if (!req.get('x-api-key')) return next(apiError('missing_api_key'));
+    const client = clientOf(req.headers);
     if (!client) return next(apiError('unknown_api_key'));
     res.locals.client = client;
     next();

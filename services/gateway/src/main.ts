@@ -67,7 +67,8 @@ const menu = lastGoodMenu(registry, enabled);
 
 // Read before any work, from the key alone: a request without a known key counts as the anonymous client.
 const clientOf = clientOfKey(config.API_KEYS);
-// Asked up to four times a request (two refusal probes, the early limiter, admission control): once per request.
+// Asked up to five times a request (two refusal probes, the early limiter, admission control, authentication):
+// compared once per request.
 const clientByRequest = new WeakMap<IncomingHttpHeaders, string | undefined>();
 const clientOfHeaders = (headers: IncomingHttpHeaders) => {
   if (clientByRequest.has(headers)) return clientByRequest.get(headers);
@@ -107,7 +108,7 @@ app.get(
     await menu.serve(res, () => catalog.call((signal) => callUpstream('catalog', `${config.CATALOG_URL}/menu`, { signal, deadline }), { idempotent: true, deadline }));
   }),
 );
-const guarded = [authenticate(config.API_KEYS), countClientRequests(registry), limiter.perKey];
+const guarded = [authenticate(clientOfHeaders), countClientRequests(registry), limiter.perKey];
 app.post(
   '/api/orders',
   ...guarded,
