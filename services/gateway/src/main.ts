@@ -29,6 +29,7 @@ import { apiKeysSetting, authenticate, clientOfKey } from './auth.ts';
 import { countClientRequests } from './client-requests.ts';
 import { lastGoodMenu } from './menu-fallback.ts';
 import { openapi } from './openapi.ts';
+import { methodNotAllowed } from './methods.ts';
 import { rateLimit } from './rate-limit.ts';
 
 const config = serviceConfig(
@@ -58,9 +59,11 @@ const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('gateway', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('gateway', config.REPLICA);
 const redis = createRedis(config, logger);
-const dependency = (name: string, timeoutMs: number, retries: boolean) =>
-  createDependency({ name, registry, enabled, timeoutMs, breaker: drillBreaker, ...(retries ? { retry: drillRetry } : {}) });
-const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true);
+const dependency = (name: string, timeoutMs: number, retries: boolean, breaker = drillBreaker) =>
+  createDependency({ name, registry, enabled, timeoutMs, breaker, ...(retries ? { retry: drillRetry } : {}) });
+// Menu reads come with every page view, so half a second of them is enough to judge by; the timeout stays, since a
+// slow catalog is what the breaker must see. Measured: cut → open 1054 ms p50 with the 1 s window, over the 1 s goal.
+const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true, { ...drillBreaker, windowMs: 500 });
 const orders = dependency('orders', config.ORDERS_TIMEOUT_MS, true);
 const redisDependency = dependency('redis', config.REDIS_TIMEOUT_MS, false);
 const menu = lastGoodMenu(registry, enabled);
@@ -142,6 +145,7 @@ app.get(
     res.json((await orders.call((signal) => callUpstream('orders', url, { signal, deadline }), { idempotent: true, deadline })).body);
   }),
 );
+app.use(methodNotAllowed(openapi.paths));
 finishApp(app, logger);
 
 await serve(app, { port: config.PORT, host: config.HOST, logger, connectionMaxAgeMs: config.CONNECTION_MAX_AGE_MS, closers: [() => redis.quit()] });
