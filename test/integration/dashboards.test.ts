@@ -9,7 +9,7 @@ import type { Browser } from 'puppeteer-core';
 
 const stack = inject('stack');
 const shop = shopClient(stack);
-const platform = supervisorApi(stack.portBase);
+const platform = supervisorApi({ portBase: stack.portBase, stateDir: inject('stateDir') });
 const drill = 'dashboards-it';
 const pizza = [{ sku: 'margherita', qty: 1 }];
 const prometheus = promClient(stack.urls.prometheus);

@@ -9,15 +9,15 @@ import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { showcaseDrills } from '../../chaos/src/commands/demo.ts';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { procStat } from '../../chaos/src/core/host.ts';
-import { cli, repoRoot, sleep, waitFor } from '../support/shop.ts';
+import { cli, controlFetch, repoRoot, sleep, waitFor } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
 
 const stack = inject('stack');
 const env = { FAULTLINE_PORT_BASE: String(stack.portBase), FAULTLINE_STATE_DIR: inject('stateDir') };
 const reports = tempDir('reports-');
-const control = stack.supervisor.url;
+const control = controlFetch(stack, env.FAULTLINE_STATE_DIR);
 const toxiproxy = createToxiproxy(stack.urls.toxiproxy);
-const faults = async () => (await (await fetch(`${control}/faults`)).json()) as Array<{ id: string; drill: string; recoveredAt?: string; removedBy?: string; expiresAt: string; edge: string }>;
+const faults = async () => (await (await control('/faults')).json()) as Array<{ id: string; drill: string; recoveredAt?: string; removedBy?: string; expiresAt: string; edge: string }>;
 const journalOf = (name: string) => JSON.parse(readFileSync(join(reports, name, 'journal.json'), 'utf8')) as Journal;
 
 describe('the showcase drills', () => {
@@ -76,16 +76,16 @@ method:
     const r = cli(['drill', 'run', file, '--report-dir', reports], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('pod-kill: mode fixed would take every replica of catalog (2); say mode: all if that is meant');
-    const status = (await (await fetch(`${control}/status`)).json()) as typeof stack;
+    const status = (await (await control('/status')).json()) as typeof stack;
     expect(status.components.filter((c) => c.service === 'catalog').map((c) => c.pid)).toEqual(before);
   });
 
   it('answers bad requests to the fault agent with 4xx', async () => {
-    const post = (path: string, body: unknown) => fetch(`${control}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) => control(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const bad = await post('/faults', { drill: 'x', kind: 'latency', edge: 'gateway-kitchen', direction: 'up', durationMs: 0 });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string; message: string } }).error.message).toMatch(/edge[\s\S]*direction[\s\S]*durationMs/);
-    expect((await fetch(`${control}/faults/flt-nope`, { method: 'DELETE' })).status).toBe(404);
+    expect((await control('/faults/flt-nope', { method: 'DELETE' })).status).toBe(404);
     expect((await post('/kill', { replicas: ['kitchen-9'] })).status).toBe(404);
     expect((await post('/kill', { replicas: [] })).status).toBe(400);
     const pause = (body: object) => post('/faults', { drill: 'x', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1000, ...body });
@@ -110,8 +110,8 @@ method:
 
   it('thaws a paused replica by its deadline, with no drill left to ask', async () => {
     // Now, not at set-up: the showcase drills have killed and replaced kitchen workers since.
-    const kitchen = ((await (await fetch(`${control}/status`)).json()) as typeof stack).components.find((c) => c.name === 'kitchen-0' && c.health === 'ready')!;
-    const res = await fetch(`${control}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'deadline-thaw', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1500 }) });
+    const kitchen = ((await (await control('/status')).json()) as typeof stack).components.find((c) => c.name === 'kitchen-0' && c.health === 'ready')!;
+    const res = await control('/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'deadline-thaw', kind: 'pause', replicas: ['kitchen-0'], durationMs: 1500 }) });
     expect(res.status).toBe(201);
     const fault = (await res.json()) as { id: string; evidence: { stopped: Array<{ pid: number; state: string }> } };
     expect(fault.evidence.stopped).toEqual([{ name: 'kitchen-0', pid: kitchen.pid, state: 'T' }]);
@@ -121,7 +121,7 @@ method:
     expect(readFileSync(`/proc/${kitchen.pid}/stat`, 'utf8')).not.toMatch(/\) T /);
     // Frozen 1.5 s, well inside the liveness allowance: the same process goes on, not a replacement.
     await waitFor('kitchen-0 to be ready again', async () => {
-      const s = (await (await fetch(`${control}/status`)).json()) as typeof stack;
+      const s = (await (await control('/status')).json()) as typeof stack;
       return s.components.find((c) => c.name === 'kitchen-0' && c.pid === kitchen.pid && c.health === 'ready');
     }, 30_000, 250);
   });

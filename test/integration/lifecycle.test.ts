@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
-import { cli, pidAlive, repoRoot, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
+import { cli, controlFetch, pidAlive, repoRoot, scrape, shopClient, sleep, steadyLoad, waitFor, type StackStatus } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
 
 const stateDir = tempDir('life-');
@@ -137,7 +137,7 @@ describe('faultline up / status / down', () => {
   it('stops every process it started, by pid, thawing a paused one first', async () => {
     const recorded = JSON.parse(readFileSync(join(stateDir, 'processes.json'), 'utf8')) as { processes: Array<{ pid: number }> };
     for (const p of recorded.processes) everyPid.add(p.pid);
-    const paused = await fetch(`${status().supervisor.url}/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'held', kind: 'pause', replicas: ['kitchen-1'], durationMs: 60_000 }) });
+    const paused = await controlFetch(status(), stateDir)('/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'held', kind: 'pause', replicas: ['kitchen-1'], durationMs: 60_000 }) });
     expect(paused.status).toBe(201);
     const r = cli(['down'], env);
     expect(r.code).toBe(0);

@@ -8,7 +8,7 @@ import type { Browser } from 'puppeteer-core';
 import { startDashboardServer } from '../../chaos/src/dashboard/server.ts';
 import { bannerText, everyPanelWithData, launchChromium, openPage, panelViews } from '../support/browser.ts';
 import { closedPort } from '../support/ports.ts';
-import { cli, promQuery, repoRoot, waitFor } from '../support/shop.ts';
+import { cli, controlFetch, promQuery, repoRoot, waitFor } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
 
 const stack = inject('stack');
@@ -93,7 +93,7 @@ describe('the live page in headless Chromium', () => {
   it('keeps working when Prometheus restarts: it says so while it is away, then draws again', async () => {
     const { page, errors } = await openPage(browser, `${stack.urls.dashboard}?dashboard=faultline-service&from=now-5m`);
     await everyPanelWithData(page);
-    const status = async () => (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
+    const status = async () => (await (await controlFetch(stack, env.FAULTLINE_STATE_DIR)('/status')).json()) as typeof stack;
     const pid = (await status()).components.find((c) => c.name === 'prometheus')!.pid!;
     // Frozen first, so that the outage outlasts a refresh (the supervisor restarts a dead one within a second), then killed.
     process.kill(pid, 'SIGSTOP');

@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
-import { scrape, shopClient, sleep, steadyLoad, waitFor, type Outcome } from '../support/shop.ts';
+import { controlFetch, scrape, shopClient, sleep, steadyLoad, waitFor, type Outcome } from '../support/shop.ts';
 
 const stack = inject('stack');
 const shop = shopClient(stack);
+const control = controlFetch(stack, inject('stateDir'));
 const toxiproxy = createToxiproxy(stack.urls.toxiproxy);
 const url = (name: string) => stack.components.find((c) => c.name === name)!.url;
 const gateway = url('gateway-0');
@@ -243,7 +244,7 @@ describe('orders: its own store unavailable', () => {
     await waitFor('orders to be accepted again', async () => (await shop.order(pizza)).status === 201 || undefined, 20_000, 250);
     // Both orders replicas failed readiness during the cut: leave the shop whole for the next test.
     await waitFor('both orders replicas to be ready again', async () => {
-      const status = (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
+      const status = (await (await control('/status')).json()) as typeof stack;
       return status.components.filter((c) => c.service === 'orders').every((c) => c.health === 'ready') || undefined;
     }, 20_000, 250);
     await waitFor('the gateway to call orders freely again', async () => ((await shop.order(pizza)).status === 201 && (await breakerState('orders')) === 0) || undefined, 20_000, 250);
@@ -272,7 +273,7 @@ describe('back pressure from kitchen lag', () => {
 describe('kitchen failover', () => {
   it('moves a killed worker’s partitions, and completes every accepted order exactly once', async () => {
     const survivor = url('kitchen-1');
-    const status = (await (await fetch(`${stack.supervisor.url}/status`)).json()) as typeof stack;
+    const status = (await (await control('/status')).json()) as typeof stack;
     const victimPid = status.components.find((c) => c.name === 'kitchen-0')!.pid!;
     const partitions = 6; // the local stack's orders.placed
     expect(await scrape(survivor, 'kitchen_assigned_partitions')).toBeLessThan(partitions); // the victim holds some, or there is nothing to move

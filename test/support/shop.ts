@@ -3,8 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { fetchStatus } from '../../chaos/src/platforms/local/runtime.ts';
 import { readMetric } from '../../chaos/src/core/prometheus.ts';
+import { bearer, readControlToken } from '../../chaos/src/platforms/local/control-token.ts';
 
 export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
+
+/** fetch on a stack's control API with its token, read from the stack's state directory. */
+export const controlFetch =
+  (stack: StackStatus, stateDir: string) =>
+  (path: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${stack.supervisor.url}${path}`, { ...init, headers: { ...bearer(readControlToken(stateDir)), ...(init.headers as Record<string, string> | undefined) } });
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

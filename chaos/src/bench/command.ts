@@ -177,7 +177,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
   const bring = async (resilience: 'on' | 'off', settings: RuntimeOptions['settings']) => {
     log(`starting the stack with resilience ${resilience} (port base ${base.portBase}, state ${base.stateDir})`);
     const s = await up({ ...base, resilience, settings }, quiet);
-    const target: BenchTarget = { portBase: base.portBase, gateway: s.urls.gateway, apiKey: s.apiKeys.load!, dir: join(opts.dir, 'k6'), run: `bench-${Date.now().toString(36)}`, objectiveMs: flags.objectiveMs };
+    const target: BenchTarget = { portBase: base.portBase, stateDir: base.stateDir, gateway: s.urls.gateway, apiKey: s.apiKeys.load!, dir: join(opts.dir, 'k6'), run: `bench-${Date.now().toString(36)}`, objectiveMs: flags.objectiveMs };
     const orderUrls = s.components.filter((c) => c.service === 'orders').map((c) => c.url!);
     const gatewayReplica = s.components.find((c) => c.name === 'gateway-0')!.url!;
     return { s, target, orderUrls, gatewayReplica };
@@ -193,7 +193,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
       log(`phase 2/6: goodput under overload, resilience on (${result.multiples.join('×, ')}× C)`);
       result.overload.on = await overload(on.target, on.orderUrls, 'on', C, result.multiples, stepS, log);
       log(`phase 3/6: detection and recovery, ${trials} trials`);
-      result.timings = await measureTimings(base.portBase, { kafka: on.s.urls.kafka, gateway: on.s.urls.gateway, gatewayReplica: on.gatewayReplica, orderReplicas: on.orderUrls, apiKey: on.target.apiKey }, trials, Math.max(5, Math.min(40, Math.round(C / 2))), log);
+      result.timings = await measureTimings(base, { kafka: on.s.urls.kafka, gateway: on.s.urls.gateway, gatewayReplica: on.gatewayReplica, orderReplicas: on.orderUrls, apiKey: on.target.apiKey }, trials, Math.max(5, Math.min(40, Math.round(C / 2))), log);
       log(`phase 4/6: middleware overhead, full gateway against a bare pass-through, at ${Math.max(5, Math.round(C * 0.7))}/s`);
       result.overhead = await measureOverhead(on.target, Math.max(5, Math.round(C * 0.7)), stepS, log);
       await down(base, quiet);
@@ -216,7 +216,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
       log(`starting the HA topology (port base ${base.portBase})`);
       const ha = await up({ ...base, topology: 'ha', resilience: 'on', settings: raised }, quiet);
       log(`phase 6/6: failover on the HA topology, ${trials} trials each: kill the Redis primary, then the Kafka leader, under 20 orders/s`);
-      result.failover = await measureFailover(base.portBase, { gateway: ha.urls.gateway, apiKey: ha.apiKeys.load! }, trials, 20, log);
+      result.failover = await measureFailover(base, { gateway: ha.urls.gateway, apiKey: ha.apiKeys.load! }, trials, 20, log);
     }
   } catch (err) {
     result.invalidReasons.push(`the run broke: ${(err as Error).message}`);

@@ -3,7 +3,7 @@
 // primary; partition 0 has another leader) and the shop serving again (see servingAgainMs).
 import { Kafka, logLevel } from 'kafkajs';
 import { sentinelMaster } from '../platforms/local/redis-ha.ts';
-import { portsFor } from '../platforms/local/layout.ts';
+import { portsFor, type StackAddress } from '../platforms/local/layout.ts';
 import { ordersTopic } from '../platforms/local/kafka-ha.ts';
 import { supervisorApi } from '../platforms/local/platform.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
@@ -28,9 +28,9 @@ export interface FailoverResult {
 /** An answer slower than this counts as not yet serving: the shop's deadline is longer, a client's patience is not. */
 const promptMs = 1000;
 
-export async function measureFailover(portBase: number, shop: OrderTarget, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
-  const p = portsFor(portBase);
-  const platform = supervisorApi(portBase);
+export async function measureFailover(stack: StackAddress, shop: OrderTarget, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
+  const p = portsFor(stack.portBase);
+  const platform = supervisorApi(stack);
   const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { maxRetriesPerRequest: 1 });
   const admin = new Kafka({ clientId: 'faultline-bench', brokers: p.kafkaNodes.map((k) => `127.0.0.1:${k.direct}`), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
@@ -41,7 +41,7 @@ export async function measureFailover(portBase: number, shop: OrderTarget, trial
   // Every node back and ready, with a primary and a leader named: a trial starts from a whole topology.
   const whole = () =>
     waitUntil(async () => {
-      const status = await fetchStatus({ portBase });
+      const status = await fetchStatus(stack);
       return status?.components.every((c) => c.health === 'ready') && roleHolder(status, 'primary') && roleHolder(status, 'leader') ? status : undefined;
     }, 90_000, 500);
   const results = { redisPromoted: [] as number[], redisServing: [] as number[], kafkaElected: [] as number[], kafkaServing: [] as number[] };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { procStat } from '../core/host.ts';
 import { startK6 } from '../platforms/local/k6.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
+import type { StackAddress } from '../platforms/local/layout.ts';
 import { k6Bottleneck, type StepCounts } from './stats.ts';
 
 const ticksPerSecond = 100; // USER_HZ on Linux
@@ -17,6 +18,7 @@ export function cpuSeconds(pid: number): number | undefined {
 
 export interface BenchTarget {
   portBase: number;
+  stateDir: string;
   gateway: string;
   /** The secret key k6 sends, and the name of its client (`load` unless said otherwise). */
   apiKey: string;
@@ -27,9 +29,9 @@ export interface BenchTarget {
 }
 
 /** The shop's processes (replicas, Redis, Kafka, Toxiproxy), by name: not Prometheus or Jaeger, which watch it. */
-export async function shopPids(portBase: number): Promise<Record<string, number>> {
-  const s = await fetchStatus({ portBase });
-  if (!s) throw new Error(`the stack on port base ${portBase} does not answer`);
+export async function shopPids(stack: StackAddress): Promise<Record<string, number>> {
+  const s = await fetchStatus(stack);
+  if (!s) throw new Error(`the stack on port base ${stack.portBase} does not answer`);
   return Object.fromEntries(s.components.filter((c) => c.pid && !['prometheus', 'jaeger'].includes(c.name)).map((c) => [c.name, c.pid!]));
 }
 
@@ -68,7 +70,7 @@ const raiseK6Priority = (pid: number | undefined) => {
 };
 
 export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number } = {}): Promise<StepResult> {
-  const pids = await shopPids(t.portBase);
+  const pids = await shopPids(t);
   const gatewayPid = opts.gatewayPid ?? pids['gateway-0']!;
   const before = sumCpu(pids);
   const gwBefore = cpuSeconds(gatewayPid) ?? 0;

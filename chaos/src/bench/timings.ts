@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { supervisorApi } from '../platforms/local/platform.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
+import type { StackAddress } from '../platforms/local/layout.ts';
 import { distribution, type Distribution } from './stats.ts';
 import { scrape, sleep } from './step.ts';
 
@@ -80,12 +81,12 @@ export async function waitUntil<T>(what: () => Promise<T | undefined>, maxMs: nu
 const breaker = (shop: Shop) => scrape(shop.gatewayReplica, 'circuit_breaker_state', { dependency: 'catalog' });
 const maxLag = async (shop: Shop) => Math.max(0, ...(await Promise.all(shop.orderReplicas.map((u) => scrape(u, 'kafka_consumergroup_lag')))).map((l) => l ?? 0));
 
-async function allReady(portBase: number, maxMs = 60_000) {
-  await waitUntil(async () => ((await fetchStatus({ portBase }))?.components.every((c) => c.health === 'ready') ? true : undefined), maxMs, 500);
+async function allReady(stack: StackAddress, maxMs = 60_000) {
+  await waitUntil(async () => ((await fetchStatus(stack))?.components.every((c) => c.health === 'ready') ? true : undefined), maxMs, 500);
 }
 
-export async function measureTimings(portBase: number, shop: Shop, trials: number, orderRps: number, print: (l: string) => void): Promise<TimingsResult> {
-  const platform = supervisorApi(portBase);
+export async function measureTimings(stack: StackAddress, shop: Shop, trials: number, orderRps: number, print: (l: string) => void): Promise<TimingsResult> {
+  const platform = supervisorApi(stack);
   const open: number[] = [];
   const fastFail: number[] = [];
   const close: number[] = [];
@@ -122,7 +123,7 @@ export async function measureTimings(portBase: number, shop: Shop, trials: numbe
     print(`  trial ${i}/${trials}: breaker open ${openedAt ? openedAt - cutAt : '-'} ms after the cut, closed ${closedAt ? closedAt - healAt : '-'} ms after the heal`);
 
     // Kitchen kill under order traffic: time until the lag has drained.
-    await allReady(portBase);
+    await allReady(stack);
     const stopOrders = pace(orderRps, 60_000, async () => void (await order(shop)));
     await sleep(2000);
     const [killed] = await platform.kill([`kitchen-${(i - 1) % 2}`]);
@@ -145,7 +146,7 @@ export async function measureTimings(portBase: number, shop: Shop, trials: numbe
     print(`  trial ${i}/${trials}: kitchen kill → lag peak ${peak}, drained ${drainedAt ? drainedAt - killAt : '-'} ms after the kill`);
 
     // Kafka edge cut under orders, then healed: time until an order is accepted again.
-    await allReady(portBase);
+    await allReady(stack);
     const cut = await platform.injectEdgeFault({ drill: 'bench', kind: 'network-partition', edge: 'orders-kafka', direction: 'both', durationMs: 30_000, jitterMs: 0 });
     const stopCut = pace(10, 10_000, async () => void (await order(shop)));
     await sleep(3000);
@@ -161,7 +162,7 @@ export async function measureTimings(portBase: number, shop: Shop, trials: numbe
     print(`  trial ${i}/${trials}: orders accepted again ${acceptedAt ? acceptedAt - kafkaHealAt : '-'} ms after the Kafka edge healed`);
 
     // A kitchen worker frozen for two session timeouts under order traffic: eviction, then its rejoin once thawed.
-    await allReady(portBase);
+    await allReady(stack);
     const whole = await waitUntil(async () => ((await members()) === 2 ? 2 : undefined), 20_000, 200);
     const stopPaced = pace(Math.max(5, Math.round(orderRps / 4)), 30_000, async () => void (await order(shop)));
     await sleep(1000);

@@ -33,7 +33,7 @@ export async function platformFor(flags: DrillRunFlags, local: RuntimeOptions, w
   if (flags.platform === 'local') {
     const misplaced = kubernetesOnly.filter((k) => flags[k] !== undefined);
     if (misplaced.length) throw new UsageError(`${misplaced.map(flagName).join(', ')} go with --platform kubernetes`);
-    return localPlatform({ portBase: local.portBase, workDir });
+    return localPlatform({ portBase: local.portBase, stateDir: local.stateDir, workDir });
   }
   const { kubernetesPlatformFor } = await import('../platforms/kubernetes/command.ts');
   return kubernetesPlatformFor(flags);
@@ -100,7 +100,7 @@ function printVerdict(journal: Journal, dir: string) {
 
 /** `faultline cleanup` on the local runtime: through the supervisor if it lives, else straight from Toxiproxy with the recorded faults. */
 export async function localCleanupCommand(opts: RuntimeOptions, all: boolean) {
-  const api = supervisorApi(opts.portBase);
+  const api = supervisorApi(opts);
   const live = await api.faults().catch(() => undefined);
   if (live) {
     const stale = live.filter((f) => !f.recoveredAt && (all || Date.parse(f.expiresAt) <= Date.now()));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { loopbackRefusal } from '../core/loopback-guard.ts';
 import { projectRoot } from '../core/paths.ts';
 
 /** The JSON `npm run dashboards:build` writes for Grafana: the page reads these files, never a copy of its own. */
@@ -67,7 +68,6 @@ export const labelValuesQuery = z.strictObject({
 });
 
 /** Loopback names only: a page on another site that rebinds its DNS name to 127.0.0.1 is refused. */
-const loopbackHost = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 
 export async function startDashboardServer(opts: DashboardServerOptions): Promise<DashboardServer> {
   const prometheus = opts.prometheus.replace(/\/$/, '');
@@ -105,7 +105,8 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
   const app = express();
   app.disable('x-powered-by');
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!loopbackHost.test(req.headers.host ?? '')) return apiError(res, 403, 'forbidden_host', `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name`);
+    const refusal = loopbackRefusal(req.headers);
+    if (refusal) return apiError(res, 403, refusal.code, refusal.message);
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.status(405).set('allow', 'GET, HEAD').json({ error: { code: 'method_not_allowed', message: 'the dashboard page is read-only' } });
     next();
   });

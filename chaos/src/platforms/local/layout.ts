@@ -128,6 +128,9 @@ export function ephemeralOverlap(ports: number[], [low, high]: [number, number])
   return ports.filter((port) => port >= low && port <= high);
 }
 
+/** What names one stack to its clients: its ports, and the state directory that holds its control token. */
+export type StackAddress = Pick<RuntimeOptions, 'portBase' | 'stateDir'>;
+
 export const paths = (stateDir: string) => ({
   state: join(stateDir, 'state.json'),
   processes: join(stateDir, 'processes.json'),

@@ -9,8 +9,9 @@ import { edgeFault } from './faults/edge.ts';
 import { flood } from './faults/flood.ts';
 import { pause } from './faults/pause.ts';
 import { podKill } from './faults/pod-kill.ts';
+import { bearer, readControlToken } from './control-token.ts';
 import { jsonApi } from './json-api.ts';
-import { edgesOf } from './layout.ts';
+import { edgesOf, type RuntimeOptions } from './layout.ts';
 import { startK6 } from './k6.ts';
 import { fetchStatus } from './runtime.ts';
 
@@ -24,12 +25,12 @@ export interface KilledReplica {
 }
 
 /** The supervisor's control API, typed. */
-export function supervisorApi(portBase: number) {
-  const call = jsonApi(`http://127.0.0.1:${portBase}`, 'supervisor', 15_000);
+export function supervisorApi(stack: Pick<RuntimeOptions, 'portBase' | 'stateDir'>) {
+  const call = jsonApi(`http://127.0.0.1:${stack.portBase}`, 'supervisor', 15_000, () => bearer(readControlToken(stack.stateDir)));
   return {
     async status(): Promise<StackStatus> {
-      const s = await fetchStatus({ portBase });
-      if (!s || s.phase !== 'ready') throw new UsageError(`the local stack on port base ${portBase} is not ready: run \`faultline up\` first`);
+      const s = await fetchStatus(stack);
+      if (!s || s.phase !== 'ready') throw new UsageError(`the local stack on port base ${stack.portBase} is not ready: run \`faultline up\` first (its state directory: ${stack.stateDir})`);
       return s;
     },
     injectEdgeFault: (request: EdgeFaultRequest) => call<AgentFault>('POST', '/faults', request),
@@ -56,12 +57,14 @@ export function inventoryOf(status: StackStatus): Inventory {
 
 export interface LocalPlatformOptions {
   portBase: number;
+  /** The stack's state directory, where its control token is. */
+  stateDir: string;
   /** Where k6 writes its output for this drill. */
   workDir: string;
 }
 
 export function localPlatform(opts: LocalPlatformOptions): Platform & { api: SupervisorApi } {
-  const api = supervisorApi(opts.portBase);
+  const api = supervisorApi(opts);
   let endpoints: Endpoints | undefined;
   const startLoad = async (load: Parameters<Platform['startLoad']>[0], ctx: Parameters<Platform['startLoad']>[1]): Promise<LoadRun> => {
     const { gateway, apiKeys } = endpoints ?? (await platform.connect())!;

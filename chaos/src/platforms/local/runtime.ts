@@ -6,6 +6,7 @@ import { UsageError } from '../../core/errors.ts';
 import { isAlive, portFree } from '../../core/host.ts';
 import { sleep } from '../../core/time.ts';
 import { allPorts, ephemeralOverlap, paths, portsFor, type RuntimeOptions } from './layout.ts';
+import { bearer, controlTokenFile, createControlToken, readControlToken } from './control-token.ts';
 import { toolPaths } from './tools.ts';
 
 interface StateFile {
@@ -24,8 +25,11 @@ function readState(stateDir: string): StateFile | undefined {
   return JSON.parse(readFileSync(file, 'utf8')) as StateFile;
 }
 
-export async function fetchStatus(opts: Pick<RuntimeOptions, 'portBase'>): Promise<Status | undefined> {
-  const res = await fetch(`http://127.0.0.1:${portsFor(opts.portBase).control}/status`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+/** The stack's status from its supervisor, or undefined when none answers (the token is read from the state directory). */
+export async function fetchStatus(opts: Pick<RuntimeOptions, 'portBase' | 'stateDir'>): Promise<Status | undefined> {
+  const token = readControlToken(opts.stateDir);
+  if (!token) return undefined;
+  const res = await fetch(`http://127.0.0.1:${portsFor(opts.portBase).control}/status`, { headers: bearer(token), signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   return res?.ok ? ((await res.json()) as Status) : undefined;
 }
 
@@ -66,6 +70,7 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
   mkdirSync(files.logs, { recursive: true });
   // Two clients, so that one can be rate-limited while the other is served.
   const apiKeys = Object.fromEntries(['local', 'load'].map((client) => [client, `fl_${randomBytes(16).toString('hex')}`]));
+  createControlToken(opts.stateDir);
   const log = openSync(join(files.logs, 'supervisor.log'), 'w');
   const daemon = spawn(process.execPath, [join(import.meta.dirname, 'daemon.ts')], {
     detached: true,
@@ -76,7 +81,9 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
   let daemonExit: number | null = null;
   daemon.once('exit', (code) => (daemonExit = code));
   const state: StateFile = { supervisorPid: daemon.pid!, options: opts, apiKeys, startedAt: new Date().toISOString() };
-  writeFileSync(files.state, JSON.stringify(state, null, 2));
+  // It holds the API keys: readable by this user alone.
+  rmSync(files.state, { force: true });
+  writeFileSync(files.state, JSON.stringify(state, null, 2), { mode: 0o600 });
   print(`supervisor pid ${daemon.pid}; logs in ${files.logs}`);
 
   const seen = new Map<string, string>();
@@ -126,6 +133,7 @@ export async function down(opts: Pick<RuntimeOptions, 'stateDir'>, print: (line:
     rmSync(files.processes, { force: true });
   }
   rmSync(files.state, { force: true });
+  rmSync(controlTokenFile(opts.stateDir), { force: true });
   print(state ? 'stopped' : 'nothing was running');
   return killed;
 }

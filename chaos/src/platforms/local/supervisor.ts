@@ -13,9 +13,11 @@ import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
 import { UsageError } from '../../core/errors.ts';
+import { controlTokenFile, readControlToken, requireToken } from './control-token.ts';
 import { createToxiproxy } from './toxiproxy.ts';
 import { FaultAgent, edgeFaultRequest, pauseFaultRequest, trackedFaultRequest } from './agent.ts';
 import { z } from 'zod';
+import { loopbackOnly } from '../../core/loopback-guard.ts';
 import { startDashboardServer, type DashboardServer } from '../../dashboard/server.ts';
 
 const httpOk = (url: string, timeoutMs = 800) =>
@@ -80,12 +82,16 @@ export class Supervisor {
   readonly toxiproxy;
   readonly faults: FaultAgent;
   private readonly log: (line: string) => void;
+  private readonly controlToken: string;
 
   constructor(opts: RuntimeOptions, apiKeys: Record<string, string>, log: (line: string) => void) {
     this.opts = opts;
     this.ports = portsFor(opts.portBase);
     this.files = paths(opts.stateDir);
     this.apiKeys = apiKeys;
+    const token = readControlToken(opts.stateDir);
+    if (!token) throw new Error(`no control token in ${controlTokenFile(opts.stateDir)}: the stack is started by \`faultline up\`, which makes one`);
+    this.controlToken = token;
     this.log = log;
     this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
     this.proxies = proxiesFor(opts);
@@ -144,8 +150,8 @@ export class Supervisor {
           `--config.file=${promConfig}`,
           `--storage.tsdb.path=${join(this.files.data, 'prometheus')}`,
           `--web.listen-address=127.0.0.1:${p.prometheus}`,
-          '--web.enable-remote-write-receiver',
-          '--web.enable-lifecycle',
+          // No lifecycle API and no remote-write receiver: nothing here uses them, and a web page could POST to both
+          // (stop Prometheus, or write false series a drill would judge by).
           '--storage.tsdb.retention.time=1d',
         ],
         ready: () => httpOk(`http://127.0.0.1:${p.prometheus}/-/ready`),
@@ -506,6 +512,9 @@ export class Supervisor {
 
   private async startControl() {
     const app = express();
+    app.disable('x-powered-by');
+    // A foreign Host or Origin first (403), so that a browser page learns nothing; then the token (401).
+    app.use(loopbackOnly, requireToken(this.controlToken));
     app.get('/status', async (_req, res) => {
       res.json(await this.status());
     });
