@@ -8,6 +8,7 @@ import { k6Version } from '../chaos/src/core/versions.ts';
 import { kafkaVersion, toolPaths, toolsDir } from '../chaos/src/platforms/local/tools.ts';
 import { crdSchemas, kubernetesSchemas, objectMetaSchema, strictSchemaFolder, type JsonSchema } from './k8s-schemas.ts';
 
+import { projectRoot } from '../chaos/src/core/paths.ts';
 export { projectRoot } from '../chaos/src/core/paths.ts';
 export { toolPaths, toolsDir };
 
@@ -428,10 +429,38 @@ export async function installToolchain(log: Log = console.log) {
   ]);
 }
 
-/** What the test suites need beyond the runtime: the chart tooling, and Chromium to check that reports and dashboards render. */
+/** What the test suites need beyond the runtime: the chart tooling, Chromium to check that reports and dashboards render, and Schemathesis. */
 export async function installTestTooling(log: Log = console.log) {
   ensureApt(log, [pins.chromium]);
-  await installChartTooling(log);
+  await allInstalled([installChartTooling(log), ensureSchemathesis(log)]);
+}
+
+const schemathesisRequirements = join(projectRoot, 'tooling', 'schemathesis', 'requirements.txt');
+/** Schemathesis's command, in its own virtual environment under `.tools/`. */
+export const schemathesisPath = join(toolsDir, 'schemathesis', 'bin', 'st');
+
+/** Schemathesis from PyPI into a venv, every package at the version its requirements file pins. */
+async function ensureSchemathesis(log: Log) {
+  requireCommand('python3', ['-m', 'venv', '--help'], 'install Python 3 with venv (apt: python3-venv)');
+  const dir = join(toolsDir, 'schemathesis');
+  const stamp = `sha256:${createHash('sha256').update(readFileSync(schemathesisRequirements)).digest('hex')}`;
+  if (stampOf(dir) === stamp && existsSync(schemathesisPath)) {
+    log(`✓ schemathesis (pypi)`);
+    return;
+  }
+  log('… installing Schemathesis and its pinned requirements from PyPI');
+  const started = Date.now();
+  // Built in place: a venv's scripts name its own path, so it cannot be renamed into place.
+  rmSync(dir, { recursive: true, force: true });
+  const venv = await runAsync('python3', ['-m', 'venv', dir]);
+  if (!venv.ok) throw new SetupError(`python3 -m venv ${dir} failed:\n${tail(venv.out)}`);
+  const pip = await runAsync(join(dir, 'bin', 'pip'), ['install', '--quiet', '--no-input', '--disable-pip-version-check', '--no-deps', '-r', schemathesisRequirements]);
+  if (!pip.ok) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SetupError(`pip did not install Schemathesis (PyPI):\n${tail(pip.out)}`);
+  }
+  writeFileSync(join(dir, '.installed'), `${stamp}\n`);
+  log(`✓ schemathesis (pypi, installed in ${seconds(started)})`);
 }
 
 /** kind, for users with Docker who run the Kubernetes runtime: not needed by the tests, so only on request. */

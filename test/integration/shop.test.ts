@@ -85,6 +85,7 @@ describe('bad input gets a specific 4xx and writes nothing', () => {
     ['an unknown order id', () => shop.get(`ord_${randomBytes(16).toString('hex')}`), 404, 'order_not_found'],
     ['a malformed order id', () => shop.get('not-an-order-id'), 404, 'order_not_found'],
     ['an unknown route', () => shop.request('GET', '/api/nothing'), 404, 'route_not_found'],
+    ['a method the path does not take', () => shop.request('DELETE', '/api/orders', { headers: withKey() }), 405, 'method_not_allowed'],
   ];
 
   it.each(cases)('%s', async (_name, send, status, code) => {
@@ -97,12 +98,29 @@ describe('bad input gets a specific 4xx and writes nothing', () => {
   });
 });
 
+describe('methods', () => {
+  it.each([
+    ['DELETE', '/api/orders', 'POST'],
+    ['PUT', '/api/orders/ord_0123456789abcdef', 'GET, HEAD'],
+    ['POST', '/api/menu', 'GET, HEAD'],
+    ['PATCH', '/api/openapi.json', 'GET, HEAD'],
+  ])('%s %s: 405, and Allow lists %s, as the OpenAPI document declares', async (method, path, allow) => {
+    const res = await shop.request(method, path, { headers: { 'x-api-key': stack.apiKey } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe(allow);
+    expect(res.body.error.code).toBe('method_not_allowed');
+  });
+});
+
 describe('observability', () => {
   it('serves an OpenAPI 3 document of the API', async () => {
     const res = await shop.request('GET', '/api/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body.openapi).toMatch(/^3\./);
     expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/api/menu', '/api/orders', '/api/orders/{id}']));
+    // An acknowledged order links to reading it, so a client or a stateful test can follow the flow.
+    expect(res.body.paths['/api/orders'].post.responses['201'].links.getOrder).toEqual(expect.objectContaining({ operationId: 'getOrder', parameters: { id: '$response.body#/id' } }));
+    expect(Object.keys(res.body.paths['/api/orders'].post.responses['429'].headers)).toEqual(expect.arrayContaining(['Retry-After', 'RateLimit-Remaining']));
   });
 
   it('records one order as one trace across gateway, orders, catalog and kitchen', async () => {

@@ -65,6 +65,7 @@ export const errorCodes = {
   unknown_api_key: [401, 'the X-API-Key is not known'],
   order_not_found: [404, 'no order has that id'],
   route_not_found: [404, 'no such route'],
+  method_not_allowed: [405, 'the path does not take this method; the Allow header lists those it takes'],
   idempotency_key_in_progress: [409, 'a request with the same Idempotency-Key is still being processed'],
   body_too_large: [413, `the body is larger than ${limits.bodyBytes} bytes`],
   unsupported_media_type: [415, 'the body is not sent as application/json'],
