@@ -68,6 +68,11 @@ describe.each(scenarios)('chart scenario %s', (scenario) => {
     expect(logDirs).toBe(`${mount}/logs`);
   });
 
+  it('opens no node port unless the scenario asks for one (the kind values)', () => {
+    const nodePorts = manifests.filter((m) => m.kind === 'Service' && m.spec.type === 'NodePort').map((m) => m.metadata.name);
+    expect(nodePorts.sort()).toEqual(scenario === 'kind-values.yaml' ? ['faultline-gateway', 'faultline-grafana', 'faultline-jaeger', 'faultline-prometheus'] : []);
+  });
+
   it('gives each shop service probes, a preStop delay and, with more than one replica, a disruption budget', () => {
     const shop = manifests.filter((m) => m.kind === 'Deployment' && m.metadata.labels?.['app.kubernetes.io/component'] === 'shop');
     expect(shop.map((d) => d.metadata.labels!['app.kubernetes.io/name']).sort()).toEqual(['catalog', 'gateway', 'kitchen', 'orders']);
@@ -167,10 +172,11 @@ describe('images and the kind cluster agree with the chart', () => {
     }
   });
 
-  it('kind-config.yaml has one control plane and two workers, mapping the chart\'s node ports to loopback', () => {
+  it('kind-config.yaml has one control plane and two workers, mapping the node ports of the kind values to loopback', () => {
     const kind = parse(readFileSync(join(projectRoot, 'kind-config.yaml'), 'utf8'));
     expect(kind.nodes.map((n: { role: string }) => n.role)).toEqual(['control-plane', 'worker', 'worker']);
-    const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8'));
+    const values = parse(readFileSync(join(chart, 'ci', 'kind-values.yaml'), 'utf8'));
+    expect(readFileSync(join(projectRoot, 'tooling/kind/up.sh'), 'utf8')).toContain('-f charts/faultline/ci/kind-values.yaml');
     const nodePorts = [values.services.gateway.service.nodePort, values.grafana.service.nodePort, values.prometheus.service.nodePort, values.jaeger.service.nodePort];
     const mappings = kind.nodes[0].extraPortMappings as Array<{ containerPort: number; listenAddress: string }>;
     expect(mappings.map((m) => m.containerPort).sort()).toEqual([...nodePorts].sort());

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates the kind cluster (if absent), builds the images, loads them into kind and installs the chart.
+# Creates the kind cluster (if absent), builds the images, loads them into kind and installs the chart with the
+# kind values (ci/kind-values.yaml: the NodePorts kind-config.yaml maps to loopback).
 # Needs Docker (or Podman), Go and Node; kind and helm are built pinned into .tools/ by `npm run setup`.
 # Usage: tooling/kind/up.sh [extra helm flags, e.g. -f charts/faultline/ci/small-footprint-values.yaml]
 set -euo pipefail
@@ -38,7 +39,7 @@ done
 
 step "helm install $RELEASE into $NAMESPACE"
 "$HELM" upgrade --install "$RELEASE" charts/faultline --namespace "$NAMESPACE" --create-namespace \
-  --kube-context "kind-$CLUSTER" --wait --timeout 10m "$@"
+  --kube-context "kind-$CLUSTER" --wait --timeout 10m -f charts/faultline/ci/kind-values.yaml "$@"
 
 step "helm test"
 "$HELM" test "$RELEASE" --namespace "$NAMESPACE" --kube-context "kind-$CLUSTER" --logs
