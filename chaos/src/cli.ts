@@ -78,6 +78,19 @@ program
     exitCode = await runDemo(opts(), flags);
   });
 
+program
+  .command('soak')
+  .description('rolling chaos on one stack: steady orders throughout, a random drill from the catalogue every --every seconds, every process\'s memory and the stores\' disk sampled; exit 1 if a drill fails, an order is lost or duplicated, or memory grows past its bound once warm')
+  .option('--minutes <n>', 'how long (2 to 1440; default 30)')
+  .option('--every <seconds>', 'a drill starts this often (60 to 3600; default 120)')
+  .option('--seed <n>', 'the seed that picks the drills, to replay a soak (default: random, printed)')
+  .option('--growth-percent <n>', 'the bound on a process\'s memory growth after warm-up (default 10)')
+  .option('--report-dir <dir>', 'where soak.json, report.html and each drill\'s report go (default: <state-dir>/reports/soak)')
+  .action(async (flags: Record<string, unknown>) => {
+    const { runSoak } = await import('./soak/command.ts');
+    exitCode = await runSoak(opts(), flags);
+  });
+
 const drill = program.command('drill').description('failure drills: YAML files with steady state, method, verifications, abort conditions, rollbacks and per-platform settings');
 drill
   .command('validate')

@@ -87,6 +87,17 @@ function chartSvg(title: string, series: Series[], journal: Journal): string {
   return lineChartSvg(title, series, { xMax: journal.timings.durationMs, xTick: (t) => `${(t / 1000).toFixed(0)} s`, shades });
 }
 
+/** The stylesheet every faultline HTML report shares (drills, soaks), its verdict badge green or red. */
+export const reportStyle = (passed: boolean) => `<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:920px;color:#111}
+h1{font-size:22px}.verdict{padding:2px 10px;border-radius:4px;color:#fff;background:${passed ? '#16a34a' : '#dc2626'}}
+table{border-collapse:collapse;width:100%;margin:12px 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
+tr.bad td{background:#fef2f2}tr.ok td:first-child{color:#16a34a}tr.bad td:first-child{color:#dc2626}
+figure{margin:8px 0}svg.chart{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
+svg text{font-size:11px;fill:#444}svg .title{font-size:13px;font-weight:600;fill:#111}svg .legend{font-size:12px}
+svg .axis{stroke:#999}svg rect.fault{fill:#f59e0b;opacity:.22}
+</style>`;
+
 export function renderReport(journal: Journal, series: Series[]): string {
   const probeSeries: Series[] = journal.probes.map((name) => ({
     chart: `Probe ${name}`,
@@ -101,15 +112,7 @@ export function renderReport(journal: Journal, series: Series[]): string {
   const l = journal.ledger;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>faultline drill ${esc(journal.drill)}: ${journal.verdict}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:920px;color:#111}
-h1{font-size:22px}.verdict{padding:2px 10px;border-radius:4px;color:#fff;background:${journal.verdict === 'pass' ? '#16a34a' : '#dc2626'}}
-table{border-collapse:collapse;width:100%;margin:12px 0}td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
-tr.bad td{background:#fef2f2}tr.ok td:first-child{color:#16a34a}tr.bad td:first-child{color:#dc2626}
-figure{margin:8px 0}svg.chart{width:100%;height:auto;background:#fafafa;border:1px solid #eee}
-svg text{font-size:11px;fill:#444}svg .title{font-size:13px;font-weight:600;fill:#111}svg .legend{font-size:12px}
-svg .axis{stroke:#999}svg rect.fault{fill:#f59e0b;opacity:.22}
-</style></head><body>
+${reportStyle(journal.verdict === 'pass')}</head><body>
 <h1>Drill <code>${esc(journal.drill)}</code> <span class="verdict">${journal.verdict.toUpperCase()}</span></h1>
 <p>${esc(journal.status)}${journal.reason ? `: ${esc(journal.reason)}` : ''} · ${(journal.timings.durationMs / 1000).toFixed(1)} s on the ${journal.platform} platform (${esc(journal.where)}) · started ${esc(journal.startedAt)}${journal.timings.timeToRecoverMs !== undefined ? ` · steady state back ${(journal.timings.timeToRecoverMs / 1000).toFixed(1)} s after the last fault` : ''}. Shaded bands are the faults' windows.</p>
 <h2>Verifications</h2>

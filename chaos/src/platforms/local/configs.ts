@@ -81,9 +81,11 @@ ${jobs.join('\n')}
 
 /**
  * Traces Jaeger keeps in memory. Measured in a 14-minute rolling-chaos run: about 28 KB a trace, so 50,000 took
- * 1.4 GB; 10,000 keep the last several minutes of drills within about 330 MB.
+ * 1.4 GB. 10,000 keep the last few minutes of drills, and Jaeger within its budget (the chart's memory limit), which
+ * `faultline soak` checks.
  */
 export const jaegerMaxTraces = 10_000;
+export const jaegerBudgetMb = 512;
 
 /** Jaeger v2 all-in-one in memory, every port on loopback. */
 export function jaegerConfig(p: Ports) {

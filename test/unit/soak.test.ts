@@ -1,0 +1,79 @@
+// The soak's judgement and its flags, on their own: memory growth after warm-up, the ceiling for a store that fills to
+// a cap, restarts, and bad input.
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../chaos/src/core/errors.ts';
+import { checkSoakFlags, seededRandom, soakCatalogue } from '../../chaos/src/soak/command.ts';
+import { judgeGrowth, type Sample } from '../../chaos/src/soak/memory.ts';
+import { tempDir } from '../support/temp.ts';
+
+/** One sample every 5 s for `seconds`, each process's RSS from its function of time. */
+const run = (seconds: number, procs: Record<string, (t: number) => { mb: number; pid?: number }>): Sample[] =>
+  Array.from({ length: seconds / 5 + 1 }, (_, i) => ({
+    t: i * 5,
+    rss: Object.fromEntries(Object.entries(procs).map(([name, f]) => [name, { pid: 100, ...f(i * 5) }])),
+    diskMb: {},
+  }));
+
+describe('judgeGrowth', () => {
+  const opts = { warmupS: 60, windowS: 30, percent: 10, floorMb: 16 };
+
+  it('passes memory that settles after warm-up, however much it grew before', () => {
+    const [g] = judgeGrowth(run(300, { 'gateway-0': (t) => ({ mb: t < 60 ? 100 + t * 2 : 220 }) }), opts);
+    expect(g).toMatchObject({ name: 'gateway-0', baselineMb: 220, endMb: 220, ok: true });
+  });
+
+  it('fails memory that keeps growing once warm, and says by how much', () => {
+    const [g] = judgeGrowth(run(300, { 'orders-0': (t) => ({ mb: 200 + t * 0.2 }) }), opts);
+    expect(g!.ok).toBe(false);
+    expect(g!.growthPercent).toBeGreaterThan(10);
+    expect(g!.endMb).toBeGreaterThan(g!.baselineMb);
+  });
+
+  it('lets a small process grow by a few MB, however large a share that is', () => {
+    expect(judgeGrowth(run(300, { redis: (t) => ({ mb: t < 150 ? 15 : 25 }) }), opts)[0]).toMatchObject({ ok: true, bound: { percent: 10, floorMb: 16 } });
+    expect(judgeGrowth(run(300, { redis: (t) => ({ mb: t < 150 ? 15 : 40 }) }), opts)[0]!.ok).toBe(false);
+  });
+
+  it('judges a process with a ceiling by the ceiling, not by growth', () => {
+    const filling = (t: number) => ({ mb: 50 + t });
+    expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 400 } })[0]).toMatchObject({ ok: true, bound: { mb: 400 } });
+    expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 300 } })[0]!.ok).toBe(false);
+  });
+
+  it('does not judge a process a drill restarted between the two windows', () => {
+    const [g] = judgeGrowth(run(300, { 'kitchen-0': (t) => (t < 200 ? { mb: 150, pid: 100 } : { mb: 300, pid: 200 }) }), opts);
+    expect(g).toMatchObject({ restarted: true, ok: true });
+  });
+});
+
+describe('soak flags', () => {
+  const stateDir = tempDir('soak-');
+  it.each([
+    [{ minutes: '1' }, /--minutes: at least 2 minutes/],
+    [{ minutes: 'ten' }, /--minutes/],
+    [{ every: '30' }, /--every: at least 60 s/],
+    [{ seed: '-1' }, /--seed/],
+    [{ growthPercent: '0' }, /--growth-percent/],
+    [{ colour: 'red' }, /colour/],
+  ])('%j is refused with exit 2', (flags, message) => {
+    expect(() => checkSoakFlags(flags, stateDir)).toThrow(UsageError);
+    expect(() => checkSoakFlags(flags, stateDir)).toThrow(message);
+  });
+
+  it('defaults to 30 minutes, a drill every 2 minutes and a printed random seed', () => {
+    const f = checkSoakFlags({}, stateDir);
+    expect(f).toMatchObject({ minutes: 30, every: 120, growthPercent: 10 });
+    expect(Number.isInteger(f.seed)).toBe(true);
+  });
+
+  it('replays the same drills from the same seed, from the whole catalogue of the topology', () => {
+    const pick = (seed: number) => {
+      const r = seededRandom(seed);
+      return Array.from({ length: 12 }, () => soakCatalogue('ha')[Math.floor(r() * 7)]);
+    };
+    expect(pick(42)).toEqual(pick(42));
+    expect(pick(42)).not.toEqual(pick(43));
+    expect(new Set(Array.from({ length: 4 }, (_, i) => pick(i)).flat()).size).toBe(7);
+    expect(soakCatalogue('lean')).not.toContain('kafka-leader-failover');
+  });
+});
