@@ -95,6 +95,12 @@ method:
     expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/replicas/);
     expect((await pause({ replicas: ['kitchen-0; rm'] })).status).toBe(400);
     expect((await pause({ durationMs: 0 })).status).toBe(400);
+    // Bodies that are not JSON or too large, and routes or methods it does not have: JSON errors, never HTML.
+    const raw = (path: string, init: RequestInit) => control(path, init).then(async (r) => ({ status: r.status, allow: r.headers.get('allow'), type: r.headers.get('content-type'), body: (await r.json()) as { error: { code: string } } }));
+    expect(await raw('/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"drill": ' })).toMatchObject({ status: 400, body: { error: { code: 'malformed_json' } } });
+    expect(await raw('/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ drill: 'x'.repeat(20_000) }) })).toMatchObject({ status: 413, body: { error: { code: 'body_too_large' } } });
+    expect(await raw('/faults', { method: 'PUT' })).toMatchObject({ status: 405, allow: 'GET, HEAD, POST', body: { error: { code: 'method_not_allowed' } } });
+    expect(await raw('/nothing', { method: 'GET' })).toMatchObject({ status: 404, type: expect.stringMatching(/json/), body: { error: { code: 'route_not_found' } } });
     // The links between Redis nodes exist only in the HA topology; this stack is lean.
     const store = await post('/faults', { drill: 'x', kind: 'network-partition', edge: 'redis-redis', direction: 'both', durationMs: 1000, nodes: ['redis-0'] });
     expect(store.status).toBe(404);

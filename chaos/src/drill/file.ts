@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../core/errors.ts';
@@ -15,20 +15,45 @@ const kinds = faultKindNames.join(', ');
 export function loadDrillFile(file: string): Drill {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readCapped(file, maxDrillBytes + 1);
   } catch (err) {
     throw new DrillFileError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   return parseDrill(text, file);
 }
 
+/** At most `limit` bytes of a file: a device or a huge file is not read to its end. */
+function readCapped(file: string, limit: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    for (let n = 1; n > 0 && length < limit; length += n) n = readSync(fd, buffer, length, limit - length, null);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The showcase drills are 2-4 KiB; the cap keeps parsing fast, since the YAML parser's duplicate-key check is quadratic. */
+export const maxDrillBytes = 64 * 1024;
+
 export function parseDrill(text: string, file = 'drill'): Drill {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxDrillBytes) throw new DrillFileError(`${file}: larger than ${maxDrillBytes / 1024} KiB, the most a drill file may be`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new DrillFileError(doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`).join('\n'));
   }
-  const parsed = drill.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias bomb ("billion laughs") or nesting too deep for the stack: refused, not followed.
+    throw new DrillFileError(`${file}: cannot be read as a drill: ${(err as Error).message}`);
+  }
+  const parsed = drill.safeParse(data);
   if (parsed.success) return parsed.data;
   throw new DrillFileError(parsed.error.issues.map((issue) => describe(issue, doc, lines, file)).join('\n'));
 }
