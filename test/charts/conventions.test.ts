@@ -25,6 +25,30 @@ function render(scenario: string): Manifest[] {
   return parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
 }
 
+/** The ConfigMaps and Secrets a pod reads, as Kind/name: volumes (projected too), env and envFrom. */
+function configReferences(spec: any): Set<string> {
+  const refs = new Set<string>();
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap) refs.add(`ConfigMap/${v.configMap.name}`);
+    if (v.secret) refs.add(`Secret/${v.secret.secretName}`);
+    for (const src of v.projected?.sources ?? []) {
+      if (src.configMap) refs.add(`ConfigMap/${src.configMap.name}`);
+      if (src.secret) refs.add(`Secret/${src.secret.name}`);
+    }
+  }
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.secretKeyRef) refs.add(`Secret/${e.valueFrom.secretKeyRef.name}`);
+      if (e.valueFrom?.configMapKeyRef) refs.add(`ConfigMap/${e.valueFrom.configMapKeyRef.name}`);
+    }
+    for (const e of c.envFrom ?? []) {
+      if (e.secretRef) refs.add(`Secret/${e.secretRef.name}`);
+      if (e.configMapRef) refs.add(`ConfigMap/${e.configMapRef.name}`);
+    }
+  }
+  return refs;
+}
+
 const podSpecOf = (m: Manifest) => (m.kind === 'Pod' ? m.spec : m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template.spec : m.spec?.template?.spec);
 const workloads = (ms: Manifest[]) => ms.filter((m) => podSpecOf(m));
 
@@ -66,6 +90,20 @@ describe.each(scenarios)('chart scenario %s', (scenario) => {
     const mount = container.volumeMounts.find((v: { name: string }) => v.name === 'data').mountPath;
     const logDirs = container.env.find((e: { name: string }) => e.name === 'KAFKA_LOG_DIRS').value;
     expect(logDirs).toBe(`${mount}/logs`);
+  });
+
+  it('rolls each pod when a ConfigMap or Secret it reads changes: a checksum/<name> annotation for each one the chart renders', () => {
+    const rendered = new Set(manifests.filter((m) => m.kind === 'ConfigMap' || m.kind === 'Secret').map((m) => `${m.kind}/${m.metadata.name}`));
+    // Generated once and kept across upgrades (by lookup), with no value that changes them: nothing to roll for.
+    const values = scenario === 'default' ? {} : parse(readFileSync(join(chart, 'ci', scenario), 'utf8'));
+    const generated = new Set(['Secret/faultline-grafana', ...(values.apiKeys ? [] : ['Secret/faultline-api-keys'])]);
+    for (const w of workloads(manifests).filter((m) => m.kind !== 'Pod')) {
+      const annotations = (w.kind === 'CronJob' ? w.spec.jobTemplate.spec.template : w.spec.template).metadata?.annotations ?? {};
+      for (const ref of configReferences(podSpecOf(w))) {
+        if (!rendered.has(ref) || generated.has(ref)) continue;
+        expect(annotations[`checksum/${ref.split('/')[1]!.replace(/^faultline-/, '')}`], `${w.kind}/${w.metadata.name} reads ${ref}`).toMatch(/^[0-9a-f]{16}$/);
+      }
+    }
   });
 
   it('opens no node port unless the scenario asks for one (the kind values)', () => {
@@ -135,6 +173,25 @@ describe('the ha profile (ci/ha-values.yaml)', () => {
       const r = spawnSync('sh', ['-n'], { input: text, encoding: 'utf8' });
       expect(r.status, `${name}: ${r.stderr}`).toBe(0);
     }
+  });
+});
+
+describe('checksum annotations', () => {
+  const annotationsOf = (args: string[], deployment: string) => {
+    const r = helmTemplate(args);
+    if (!r.ok) throw new Error(r.stderr);
+    const d = parseAllDocuments(r.stdout).map((doc) => doc.toJSON() as Manifest).find((m) => m?.kind === 'Deployment' && m.metadata.name === deployment);
+    return d!.spec.template.metadata.annotations as Record<string, string>;
+  };
+  it.each([
+    ["Jaeger's trace cap", ['--set', 'jaeger.maxTraces=5000'], 'faultline-jaeger', 'checksum/jaeger'],
+    ["Prometheus's scrape interval, in Grafana's datasource", ['--set', 'prometheus.scrapeInterval=5s'], 'faultline-grafana', 'checksum/grafana-provisioning'],
+    ['the API keys', ['--set', 'apiKeys.local=abcdefghijklmnop2'], 'faultline-gateway', 'checksum/api-keys'],
+  ])('a change to %s rolls the pods that read it', (_what, args, deployment, annotation) => {
+    const base = deployment === 'faultline-gateway' ? ['--set', 'apiKeys.local=abcdefghijklmnop1'] : [];
+    const before = annotationsOf(base, deployment)[annotation];
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    expect(annotationsOf(args, deployment)[annotation]).not.toBe(before);
   });
 });
 
