@@ -31,6 +31,9 @@ function rawGet(port: number, path: string, headers: Record<string, string>): Pr
     req.end();
   });
 }
+const liveStatus = async () => (await (await control('/status')).json()) as typeof stack;
+/** Each component's restarts: a kill would add one. */
+const restartsOf = (status: typeof stack) => Object.fromEntries(status.components.map((c) => [c.name, c.restarts]));
 const authorization = () => `Bearer ${readControlToken(stateDir)}`;
 
 describe('the control token', () => {
@@ -40,6 +43,7 @@ describe('the control token', () => {
   });
 
   it('is required: without it, or with another, every route answers 401 and nothing happens', async () => {
+    const before = await liveStatus();
     for (const [method, path] of [['GET', '/status'], ['GET', '/faults'], ['GET', '/metrics'], ['POST', '/kill'], ['POST', '/faults'], ['POST', '/shutdown']] as const) {
       const bare = await fetch(`${stack.supervisor.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify({ replicas: ['kitchen-0'] }) : undefined });
       expect(bare.status, `${method} ${path}`).toBe(401);
@@ -48,9 +52,9 @@ describe('the control token', () => {
       const wrong = await fetch(`${stack.supervisor.url}${path}`, { method, headers: { authorization: 'Bearer not-the-token' } });
       expect(wrong.status, `${method} ${path} with a wrong token`).toBe(401);
     }
-    const status = (await (await control('/status')).json()) as typeof stack;
+    const status = await liveStatus();
     expect(status.phase).toBe('ready');
-    expect(status.components.find((c) => c.name === 'kitchen-0')!.restarts).toBe(stack.components.find((c) => c.name === 'kitchen-0')!.restarts);
+    expect(restartsOf(status)).toEqual(restartsOf(before));
   });
 
   it('lets Prometheus scrape the supervisor, from the same file', async () => {
@@ -117,6 +121,7 @@ describe('a web page in a real browser', () => {
   });
 
   it('cannot shut the stack down, kill a replica, switch a proxy off or stop Prometheus with simple cross-site requests', async () => {
+    const before = await liveStatus();
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`);
     // Requests a browser sends without a preflight: no-cors fetches with text/plain bodies, and a form post.
@@ -143,10 +148,10 @@ describe('a web page in a real browser', () => {
     // Each was answered (a refused connection would reject): they reached the servers, which refused them.
     expect(sent).toEqual(['answered', 'answered', 'answered', 'answered', 'answered']);
     await sleep(1000);
-    const status = (await (await control('/status')).json()) as typeof stack;
+    const status = await liveStatus();
     expect(status.phase).toBe('ready');
     expect(pidAlive(status.supervisor.pid)).toBe(true);
-    expect(status.components.find((c) => c.name === 'kitchen-0')!.restarts).toBe(stack.components.find((c) => c.name === 'kitchen-0')!.restarts);
+    expect(restartsOf(status)).toEqual(restartsOf(before));
     expect((await toxiproxy.list()).find((p) => p.name === proxyName)?.enabled).toBe(true);
     // Prometheus runs without its lifecycle API and remote-write receiver, so neither POST did anything.
     expect((await fetch(`${stack.urls.prometheus}/-/ready`)).status).toBe(200);
