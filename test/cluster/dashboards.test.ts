@@ -65,9 +65,12 @@ beforeAll(async () => {
   // The catalog cut off from the gateway, held until every query has run: its deadline is well past this file's
   // longest run, since the in-cluster controller removes a fault at its deadline.
   await inject({ kind: 'network-partition', selector: { service: 'gateway' }, target: { service: 'catalog' }, direction: 'to', duration: '400s' });
-  // Menus from three clients at once fill every gateway's places: they all fail together, before a breaker opens, and
-  // each failure spends a retry token, whatever the breaker does next. Nothing more until their breakers open, since
-  // every menu puts a tenth of a token back.
+  // The NetworkPolicy takes a moment to be enforced: one menu at a time until one comes back degraded (too few calls
+  // for a breaker to judge).
+  await waitFor('the cut to take effect', async () => (await fetch(`${endpoints.gateway}/api/menu`, { signal: AbortSignal.timeout(5000) }).then(async (r) => (await r.arrayBuffer(), r.headers.get('x-degraded') !== null), () => false)) || undefined, 60_000, 200);
+  // Then menus from three clients at once fill every gateway's places: they all fail together, before a breaker opens,
+  // and each failure spends a retry token, whatever the breaker does next. Nothing more until their breakers open,
+  // since every menu puts a tenth of a token back.
   await Promise.all([undefined, endpoints.apiKeys.local, endpoints.apiKeys.load].flatMap((key) => Array.from({ length: 12 }, () => menu(key))));
   // Then a menu every 1.5 s: each gateway lets one probe through its open breaker every 3 s, and each failed probe
   // spends one more token, until the budget is gone.

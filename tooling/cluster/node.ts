@@ -74,6 +74,8 @@ const files = (stateDir: string) => ({
   cni: join(stateDir, 'cni'),
   registry: join(stateDir, 'registry'),
   sysctls: join(stateDir, 'sysctls.json'),
+  /** Present when `ip netns add` made /run/netns (a folder bind-mounted on itself), so that stopping undoes that too. */
+  netnsRunDirMade: join(stateDir, 'run-netns-made'),
   certDir: join(stateDir, 'apiserver-certs'),
   ca: join(stateDir, 'apiserver-certs', 'apiserver.crt'),
 });
@@ -85,7 +87,8 @@ const cgroupHierarchies = () =>
     .filter(([, target, type]) => (type === 'cgroup' || type === 'cgroup2') && target?.startsWith('/sys/fs/cgroup/'))
     .map(([, target]) => target!);
 
-const netnsExists = (name: string) => existsSync(`/run/netns/${name}`);
+const netnsRunDir = '/run/netns';
+const netnsExists = (name: string) => existsSync(`${netnsRunDir}/${name}`);
 
 /** What the machine offers a node, read once (a pure check below decides). */
 export interface MachineFacts {
@@ -237,6 +240,7 @@ function createNamespaces(stateDir: string) {
   const f = files(stateDir);
   const { netns, hostVeth, nodeVeth, hostIp, nodeIp } = nodeNetwork;
   writeFileSync(f.sysctls, JSON.stringify(Object.fromEntries(kubeletSysctls.map((k) => [k, sh('sysctl', ['-n', k]).trim()]))));
+  if (!existsSync(netnsRunDir)) writeFileSync(f.netnsRunDirMade, '');
   sh('ip', ['netns', 'add', netns]);
   sh('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', nodeVeth]);
   sh('ip', ['link', 'set', nodeVeth, 'netns', netns]);
@@ -434,6 +438,14 @@ export async function stopNode(stateDir: string, log: Log = () => undefined): Pr
   if (isMountpoint(f.mountPin)) attempt('unmount the mount namespace', () => sh('umount', [f.mountPin]));
   if (isMountpoint(f.nsDir)) attempt('unmount the namespace folder', () => sh('umount', [f.nsDir]));
   if (netnsExists(netns)) attempt('delete the network namespace', () => sh('ip', ['netns', 'del', netns]));
+  // The first namespace on a host makes /run/netns and mounts it on itself; the last one out takes both away again.
+  if (existsSync(f.netnsRunDirMade) && existsSync(netnsRunDir) && readdirSync(netnsRunDir).length === 0) {
+    attempt('remove /run/netns', () => {
+      if (isMountpoint(netnsRunDir)) sh('umount', [netnsRunDir]);
+      rmdirSync(netnsRunDir);
+    });
+  }
+  rmSync(f.netnsRunDirMade, { force: true });
   if (sh('ip', ['-o', 'link']).includes(`${nodeNetwork.hostVeth}@`)) attempt('delete the veth', () => sh('ip', ['link', 'del', nodeNetwork.hostVeth]));
   for (const h of cgroupHierarchies()) {
     const root = join(h, cgroupRoot);
