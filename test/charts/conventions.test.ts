@@ -176,6 +176,49 @@ describe('the ha profile (ci/ha-values.yaml)', () => {
   });
 });
 
+describe('a platform team\'s placement (ci/placement-values.yaml)', () => {
+  const manifests = render('placement-values.yaml');
+  const templateOf = (w: Manifest) => (w.kind === 'Pod' ? w : w.kind === 'CronJob' ? w.spec.jobTemplate.spec.template : w.spec.template);
+
+  it('pulls every image from the mirror, with the pull secrets', () => {
+    for (const w of workloads(manifests)) {
+      const spec = podSpecOf(w);
+      expect(spec.imagePullSecrets, `${w.kind}/${w.metadata.name}`).toEqual([{ name: 'mirror-pull' }, { name: 'second-pull' }]);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) expect(c.image, `${w.kind}/${w.metadata.name}`).toMatch(/^mirror\.example\.com:5000\/faultline-mirror\/[a-z]/);
+    }
+    const controller = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'faultline-chaos-controller')!;
+    expect(podSpecOf(controller).containers[0].env).toContainEqual({ name: 'FAULTLINE_K6_IMAGE', value: 'mirror.example.com:5000/faultline-mirror/grafana/k6:1.8.1' });
+  });
+
+  it('schedules every part\'s pods where the team said, with its priority, labels and annotations', () => {
+    for (const w of workloads(manifests).filter((m) => m.kind !== 'Pod')) {
+      const where = `${w.kind}/${w.metadata.name}`;
+      const spec = podSpecOf(w);
+      expect(spec.nodeSelector, where).toEqual({ pool: 'chaos-lab' });
+      expect(spec.tolerations, where).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'chaos-lab', effect: 'NoSchedule' }]);
+      expect(spec.affinity?.nodeAffinity, where).toBeDefined();
+      expect(spec.priorityClassName, where).toBe('chaos-lab');
+      expect(templateOf(w).metadata.labels, where).toMatchObject({ 'cost-center': 'lab', 'app.kubernetes.io/part-of': 'faultline' });
+      expect(templateOf(w).metadata.annotations, where).toMatchObject({ team: 'platform' });
+    }
+  });
+
+  it('keeps the default spread over nodes, counted per ReplicaSet, unless a part sets its own', () => {
+    const gateway = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'faultline-gateway')!;
+    expect(podSpecOf(gateway).topologySpreadConstraints[0].matchLabelKeys).toEqual(['pod-template-hash']);
+    const r = helmTemplate(['--set-json', 'services.gateway.topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"zone","whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"x"}}}]']);
+    const custom = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Manifest).find((m) => m?.kind === 'Deployment' && m.metadata.name === 'faultline-gateway')!;
+    expect(podSpecOf(custom).topologySpreadConstraints).toEqual([{ maxSkew: 2, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'x' } } }]);
+  });
+
+  it('takes `global` from a parent chart, with keys of the parent\'s own', () => {
+    expect(helmTemplate(['--set', 'global.storageClass=fast', '--set', 'global.imageRegistry=registry.local']).ok).toBe(true);
+    const bad = helmTemplate(['--set', 'global.imageRegistry=Not A Registry']);
+    expect(bad.ok).toBe(false);
+    expect(bad.stderr).toMatch(/imageRegistry/);
+  });
+});
+
 describe('checksum annotations', () => {
   const annotationsOf = (args: string[], deployment: string) => {
     const r = helmTemplate(args);

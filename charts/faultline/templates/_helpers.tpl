@@ -23,10 +23,10 @@ app.kubernetes.io/part-of: faultline
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 
-{{/* An image of the shop's own: call with (dict "ctx" $ "name" "gateway"). */}}
+{{/* An image of the shop's own: call with (dict "ctx" $ "name" "gateway"); image.registry, else global.imageRegistry. */}}
 {{- define "faultline.image" -}}
 {{- $img := .ctx.Values.image -}}
-{{- with $img.registry }}{{ . }}/{{ end }}{{ $img.repository }}/{{ .name }}:{{ default .ctx.Chart.AppVersion $img.tag }}
+{{- with (default .ctx.Values.global.imageRegistry $img.registry) }}{{ . }}/{{ end }}{{ $img.repository }}/{{ .name }}:{{ default .ctx.Chart.AppVersion $img.tag }}
 {{- end }}
 
 {{/* Pods run as a non-root user with the runtime's default seccomp profile. */}}
@@ -230,4 +230,51 @@ service:
 {{- if .Values.jaeger.enabled }}{{ $checks = append $checks (list "jaeger" (printf "http://%s-jaeger:16686/" $f) dict) }}{{ end -}}
 {{- if .Values.chaos.enabled }}{{ $checks = append $checks (list "chaos controller" (printf "http://%s-chaos-controller:9470/readyz" $f) dict) }}{{ end -}}
 {{- toJson $checks -}}
+{{- end }}
+
+{{/*
+Where a part's pods run, and what they pull with: call with (dict "ctx" $ "v" <the part's values>). global.imagePullSecrets
+on every pod; nodeSelector, tolerations, affinity, priorityClassName and topologySpreadConstraints from the part.
+*/}}
+{{- define "faultline.podScheduling" -}}
+{{- with .ctx.Values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
+  {{- end }}
+{{- end }}
+{{- with .v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .v.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .v.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+A third-party image (Redis, Kafka, Prometheus, Grafana, the Collector, Jaeger, k6) with global.imageRegistry in place of
+its registry: call with (dict "ctx" $ "image" "prom/prometheus:v2.53.5").
+*/}}
+{{- define "faultline.thirdPartyImage" -}}
+{{- $registry := .ctx.Values.global.imageRegistry -}}
+{{- if not $registry }}{{ .image }}
+{{- else -}}
+{{- $parts := splitList "/" .image -}}
+{{- $first := first $parts -}}
+{{- $path := ternary (rest $parts | join "/") .image (and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq "localhost" $first))) -}}
+{{- printf "%s/%s" $registry $path -}}
+{{- end -}}
 {{- end }}
