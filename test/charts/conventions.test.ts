@@ -219,6 +219,29 @@ describe('a platform team\'s placement (ci/placement-values.yaml)', () => {
   });
 });
 
+describe("the bundled Prometheus's scrape configuration", () => {
+  const configMap = render('default').find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'faultline-prometheus')!;
+  const job = (parse(configMap.data['prometheus.yml']) as { scrape_configs: Array<Record<string, any>> }).scrape_configs.find((j) => j.job_name === 'faultline')!;
+
+  it("keeps the services' and the controller's own labels (honor_labels), so none becomes exported_*", () => {
+    expect(job.honor_labels).toBe(true);
+  });
+
+  it.each([
+    ['10.244.0.17', '10.244.0.17:8080'],
+    ['fd00:10:244::17', '[fd00:10:244::17]:8080'],
+    ['2001:db8:0:1:2:3:4:5', '[2001:db8:0:1:2:3:4:5]:8080'],
+  ])('scrapes a pod at %s on %s', (ip, address) => {
+    // Prometheus's replace action: the joined source labels against the anchored regex, the replacement expanded.
+    let target: string | undefined;
+    for (const rule of job.relabel_configs.filter((r: { target_label?: string }) => r.target_label === '__address__')) {
+      const m = new RegExp(`^(?:${rule.regex})$`).exec(['8080', ip].join(';'));
+      if (m) target = (rule.replacement as string).replace(/\$(\d+)/g, (_, i: string) => m[Number(i)] ?? '');
+    }
+    expect(target).toBe(address);
+  });
+});
+
 describe('checksum annotations', () => {
   const annotationsOf = (args: string[], deployment: string) => {
     const r = helmTemplate(args);

@@ -146,6 +146,9 @@ rule_files:
   - /etc/prometheus/*.rules.yaml
 scrape_configs:
   - job_name: faultline
+    # The services label their own series (service, replica) and the controller its faults' namespace: theirs win,
+    # rather than becoming exported_service and exported_namespace.
+    honor_labels: true
     kubernetes_sd_configs:
       - role: pod
         namespaces:
@@ -157,9 +160,14 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_phase]
         regex: Running
         action: keep
-      - source_labels: [__meta_kubernetes_pod_ip, __meta_kubernetes_pod_annotation_prometheus_io_port]
-        regex: (.+);(\d+)
-        replacement: $1:$2
+      # The pod's IP and the annotated port, an IPv6 address in brackets (as the prometheus-community chart does).
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_port, __meta_kubernetes_pod_ip]
+        regex: (\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})
+        replacement: "[$2]:$1"
+        target_label: __address__
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_port, __meta_kubernetes_pod_ip]
+        regex: (\d+);((([0-9]+?)(\.|$)){4})
+        replacement: $2:$1
         target_label: __address__
       - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
         regex: (.+)
@@ -276,5 +284,27 @@ its registry: call with (dict "ctx" $ "image" "prom/prometheus:v2.53.5").
 {{- $first := first $parts -}}
 {{- $path := ternary (rest $parts | join "/") .image (and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq "localhost" $first))) -}}
 {{- printf "%s/%s" $registry $path -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Refuses, before anything is applied, a change Kubernetes would refuse halfway through an upgrade: a StatefulSet's
+volumeClaimTemplates cannot be edited, so persistence (on or off), its size and its storage class are fixed once the
+release is installed. Call with (dict "ctx" $ "statefulSet" <name> "values" "redis.persistence" "persistence" $v.persistence).
+Under `helm template` (no cluster) lookup finds nothing and nothing is checked.
+*/}}
+{{- define "faultline.refuseStorageChange" -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .ctx.Release.Namespace .statefulSet -}}
+{{- if $sts -}}
+{{- $was := "off" -}}
+{{- with $sts.spec.volumeClaimTemplates -}}
+{{- $claim := (first .).spec -}}
+{{- $was = printf "on, %s%s" $claim.resources.requests.storage (ternary "" (printf ", class %s" $claim.storageClassName) (empty $claim.storageClassName)) -}}
+{{- end -}}
+{{- $p := .persistence -}}
+{{- $now := ternary (printf "on, %s%s" $p.size (ternary "" (printf ", class %s" $p.storageClassName) (empty $p.storageClassName))) "off" $p.enabled -}}
+{{- if ne $was $now -}}
+{{- fail (printf "%s cannot change on an installed release: StatefulSet %s has persistence %s, and the values ask for %s. Kubernetes forbids editing a StatefulSet's volumeClaimTemplates; keep the installed values, or uninstall and install again (the data goes with its volumes)." .values .statefulSet $was $now) -}}
+{{- end -}}
 {{- end -}}
 {{- end }}
