@@ -219,6 +219,34 @@ describe('a platform team\'s placement (ci/placement-values.yaml)', () => {
   });
 });
 
+describe('secrets the platform team manages (existingApiKeysSecret, grafana.existingSecret)', () => {
+  const args = ['--set', 'existingApiKeysSecret=team-keys', '--set', 'grafana.existingSecret=team-grafana'];
+  const rendered = () => {
+    const r = helmTemplate(args);
+    if (!r.ok) throw new Error(r.stderr);
+    return r.stdout;
+  };
+  const manifests = parseAllDocuments(rendered()).map((d) => d.toJSON() as Manifest).filter(Boolean);
+  const secretRefs = (name: string) => JSON.stringify(podSpecOf(workloads(manifests).find((m) => m.metadata.name === name)!)).match(/"secretKeyRef":\{"name":"[^"]+"/g) ?? [];
+
+  it('renders no Secret of its own, and the same output every time (no random keys or password)', () => {
+    expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
+    expect(rendered()).toBe(rendered());
+  });
+
+  it('points every reader at them: the gateway, the helm test, the drill runner, the controller, Grafana and the k6 Jobs', () => {
+    expect(secretRefs('faultline-gateway')).toEqual(['"secretKeyRef":{"name":"team-keys"']);
+    expect(secretRefs('faultline-test-connections')).toEqual(['"secretKeyRef":{"name":"team-keys"']);
+    expect(secretRefs('faultline-grafana')).toEqual(['"secretKeyRef":{"name":"team-grafana"']);
+    expect(secretRefs('faultline-chaos-controller')).toEqual(['"secretKeyRef":{"name":"team-grafana"']);
+    const runner = manifests.find((m) => m.kind === 'Role' && m.metadata.name.endsWith('-drill-runner'))!;
+    expect(runner.rules.find((r: PolicyRule) => r.resources.includes('secrets')).resourceNames).toEqual(['team-keys']);
+    expect(manifests.find((m) => m.metadata.name === 'faultline-drill-settings')!.data.apiKeySecret).toBe('team-keys');
+    const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy' && m.metadata.name.endsWith('chaos-jobs'))!;
+    expect(JSON.stringify(policy.spec.validations)).toContain("secretKeyRef.name == 'team-keys'");
+  });
+});
+
 describe("the bundled Prometheus's scrape configuration", () => {
   const configMap = render('default').find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'faultline-prometheus')!;
   const job = (parse(configMap.data['prometheus.yml']) as { scrape_configs: Array<Record<string, any>> }).scrape_configs.find((j) => j.job_name === 'faultline')!;

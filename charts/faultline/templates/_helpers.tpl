@@ -23,6 +23,16 @@ app.kubernetes.io/part-of: faultline
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 
+{{/* The Secret with the API keys: the chart's own, or existingApiKeysSecret. */}}
+{{- define "faultline.apiKeysSecret" -}}
+{{- default (printf "%s-api-keys" (include "faultline.fullname" .)) .Values.existingApiKeysSecret -}}
+{{- end }}
+
+{{/* The Secret with Grafana's admin password: the chart's own, or grafana.existingSecret. */}}
+{{- define "faultline.grafanaSecret" -}}
+{{- default (printf "%s-grafana" (include "faultline.fullname" .)) .Values.grafana.existingSecret -}}
+{{- end }}
+
 {{/* An image of the shop's own: call with (dict "ctx" $ "name" "gateway"); image.registry, else global.imageRegistry. */}}
 {{- define "faultline.image" -}}
 {{- $img := .ctx.Values.image -}}
@@ -128,7 +138,7 @@ compares the two. */}}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
-  resourceNames: [{{ include "faultline.fullname" . }}-api-keys]
+  resourceNames: [{{ include "faultline.apiKeysSecret" . }}]
 - apiGroups: [""]
   resources: [services]
   verbs: [get]

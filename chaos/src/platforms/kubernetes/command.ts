@@ -49,11 +49,12 @@ export async function kubernetesPlatformFor(flags: KubernetesFlags & { faultsOnl
   const kc = loadKubeConfig(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}, env);
   const settings = await releaseSettings(kc, scope.namespace, release);
   const k6Image = env.FAULTLINE_K6_IMAGE || settings.k6Image;
-  return kubernetesPlatform({ kc, ...scope, release, traffic: !flags.faultsOnly, ...(k6Image ? { k6Image } : {}), ...(grafana ? { grafana } : {}) });
+  const { apiKeySecret } = settings;
+  return kubernetesPlatform({ kc, ...scope, release, traffic: !flags.faultsOnly, ...(k6Image ? { k6Image } : {}), ...(apiKeySecret ? { apiKeySecret } : {}), ...(grafana ? { grafana } : {}) });
 }
 
 /** What the chart tells a drill run from outside the cluster (its drill-settings ConfigMap); nothing from an older chart. */
-async function releaseSettings(kc: KubeConfig, namespace: string, release: string): Promise<{ k6Image?: string }> {
+async function releaseSettings(kc: KubeConfig, namespace: string, release: string): Promise<{ k6Image?: string; apiKeySecret?: string }> {
   try {
     return (await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: `${release}-drill-settings`, namespace })).data ?? {};
   } catch (err) {

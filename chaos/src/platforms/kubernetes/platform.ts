@@ -53,7 +53,8 @@ export function kubernetesPlatform(opts: KubernetesPlatformOptions): Platform & 
   const { kc, namespace, release } = opts;
   const driver = faultDriver(opts);
   const core = kc.makeApiClient(CoreV1Api);
-  const names = chartNames(release);
+  // A release may keep its API keys in a Secret of its own (the chart's existingApiKeysSecret).
+  const names = { ...chartNames(release), ...(opts.apiKeySecret ? { apiKeys: opts.apiKeySecret } : {}) };
   const opened: LoopbackServer[] = [];
   let endpoints: Promise<Endpoints> | undefined;
   let proxyBase: string | undefined;
