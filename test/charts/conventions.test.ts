@@ -219,6 +219,36 @@ describe('a platform team\'s placement (ci/placement-values.yaml)', () => {
   });
 });
 
+describe('knobs for other clusters', () => {
+  const renderWith = (...args: string[]) => {
+    const r = helmTemplate(args);
+    if (!r.ok) throw new Error(r.stderr);
+    return parseAllDocuments(r.stdout).map((d) => d.toJSON() as Manifest).filter(Boolean);
+  };
+  const gatewayOf = (ms: Manifest[]) => podSpecOf(ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'faultline-gateway')!);
+
+  it('global.openshift leaves every pod without fixed ids, still non-root', () => {
+    for (const w of workloads(renderWith('--set', 'global.openshift=true'))) {
+      const sc = podSpecOf(w).securityContext;
+      expect(sc, `${w.kind}/${w.metadata.name}`).toMatchObject({ runAsNonRoot: true });
+      expect(Object.keys(sc).filter((k) => ['runAsUser', 'runAsGroup', 'fsGroup'].includes(k)), `${w.kind}/${w.metadata.name}`).toEqual([]);
+    }
+  });
+
+  it('image.digests pins a part\'s image', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(gatewayOf(renderWith('--set', `image.digests.gateway=${digest}`)).containers[0].image).toBe(`faultline/gateway:0.1.0@${digest}`);
+    expect(helmTemplate(['--set', 'image.digests.gateway=latest']).stderr).toMatch(/digests/);
+  });
+
+  it('probe timings override the defaults, one field at a time', () => {
+    const c = gatewayOf(renderWith('--set', 'services.gateway.probes.readiness.periodSeconds=1', '--set', 'services.gateway.probes.liveness.failureThreshold=5')).containers[0];
+    expect(c.readinessProbe).toMatchObject({ periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 2, httpGet: { path: '/readyz' } });
+    expect(c.livenessProbe).toMatchObject({ periodSeconds: 10, failureThreshold: 5 });
+    expect(helmTemplate(['--set', 'services.gateway.probes.liveness.successThreshold=2']).ok).toBe(false);
+  });
+});
+
 describe('secrets the platform team manages (existingApiKeysSecret, grafana.existingSecret)', () => {
   const args = ['--set', 'existingApiKeysSecret=team-keys', '--set', 'grafana.existingSecret=team-grafana'];
   const rendered = () => {

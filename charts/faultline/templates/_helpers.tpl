@@ -33,18 +33,22 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- default (printf "%s-grafana" (include "faultline.fullname" .)) .Values.grafana.existingSecret -}}
 {{- end }}
 
-{{/* An image of the shop's own: call with (dict "ctx" $ "name" "gateway"); image.registry, else global.imageRegistry. */}}
+{{/* An image of the shop's own: call with (dict "ctx" $ "name" "gateway"); image.registry, else global.imageRegistry;
+pinned by image.digests.<name> when given. */}}
 {{- define "faultline.image" -}}
 {{- $img := .ctx.Values.image -}}
-{{- with (default .ctx.Values.global.imageRegistry $img.registry) }}{{ . }}/{{ end }}{{ $img.repository }}/{{ .name }}:{{ default .ctx.Chart.AppVersion $img.tag }}
+{{- with (default .ctx.Values.global.imageRegistry $img.registry) }}{{ . }}/{{ end }}{{ $img.repository }}/{{ .name }}:{{ default .ctx.Chart.AppVersion $img.tag }}{{ with (index ($img.digests | default dict) .name) }}@{{ . }}{{ end }}
 {{- end }}
 
-{{/* Pods run as a non-root user with the runtime's default seccomp profile. */}}
+{{/* Pods run as a non-root user with the runtime's default seccomp profile; with global.openshift, without fixed ids,
+which OpenShift's restricted SCC refuses and assigns itself. Call with (dict "ctx" $ "uid" 999). */}}
 {{- define "faultline.podSecurityContext" -}}
 runAsNonRoot: true
+{{- if not .ctx.Values.global.openshift }}
 runAsUser: {{ .uid | default 1000 }}
 runAsGroup: {{ .uid | default 1000 }}
 fsGroup: {{ .uid | default 1000 }}
+{{- end }}
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
