@@ -12,7 +12,7 @@ import { helmEnv, projectRoot, chartToolPaths } from '../../tooling/toolchain.ts
 const chart = join(projectRoot, 'charts/faultline');
 const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'))];
 
-type Manifest = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+type Manifest = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [key: string]: any };
 
 function helmTemplate(args: string[]) {
   const r = spawnSync(chartToolPaths.helm, ['template', 'faultline', chart, '--namespace', 'faultline', ...args], { encoding: 'utf8', env: { ...process.env, ...helmEnv() } });
@@ -239,6 +239,16 @@ describe('knobs for other clusters', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(gatewayOf(renderWith('--set', `image.digests.gateway=${digest}`)).containers[0].image).toBe(`faultline/gateway:0.1.0@${digest}`);
     expect(helmTemplate(['--set', 'image.digests.gateway=latest']).stderr).toMatch(/digests/);
+  });
+
+  it('names the ServiceAccounts as asked, with annotations, everywhere they are used', () => {
+    const ms = renderWith('--set', 'chaos.serviceAccount.name=chaos-sa', '--set', 'chaos.serviceAccount.annotations.iam\\.example/role=chaos', '--set', 'prometheus.serviceAccount.name=prom-sa');
+    expect(ms.filter((m) => m.kind === 'ServiceAccount').map((m) => m.metadata.name).sort()).toEqual(['chaos-sa', 'prom-sa']);
+    expect(ms.find((m) => m.metadata.name === 'chaos-sa')!.metadata.annotations).toEqual({ 'iam.example/role': 'chaos' });
+    const accountOf = (name: string) => podSpecOf(ms.find((m) => m.kind === 'Deployment' && m.metadata.name === name)!).serviceAccountName;
+    expect([accountOf('faultline-chaos-controller'), accountOf('faultline-prometheus')]).toEqual(['chaos-sa', 'prom-sa']);
+    for (const b of ms.filter((m) => m.kind === 'RoleBinding' && /chaos-controller|prometheus/.test(m.metadata.name))) expect(['chaos-sa', 'prom-sa']).toContain(b.subjects[0].name);
+    for (const p of ms.filter((m) => m.kind === 'ValidatingAdmissionPolicy')) expect(p.spec.matchConditions[0].expression).toContain('system:serviceaccount:faultline:chaos-sa');
   });
 
   it('probe timings override the defaults, one field at a time', () => {

@@ -23,6 +23,14 @@ app.kubernetes.io/part-of: faultline
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 
+{{/* The ServiceAccounts' names: serviceAccount.name of the part, or <fullname>-<part>. */}}
+{{- define "faultline.chaosServiceAccount" -}}
+{{- default (printf "%s-chaos-controller" (include "faultline.fullname" .)) .Values.chaos.serviceAccount.name -}}
+{{- end }}
+{{- define "faultline.prometheusServiceAccount" -}}
+{{- default (printf "%s-prometheus" (include "faultline.fullname" .)) .Values.prometheus.serviceAccount.name -}}
+{{- end }}
+
 {{/* The Secret with the API keys: the chart's own, or existingApiKeysSecret. */}}
 {{- define "faultline.apiKeysSecret" -}}
 {{- default (printf "%s-api-keys" (include "faultline.fullname" .)) .Values.existingApiKeysSecret -}}
