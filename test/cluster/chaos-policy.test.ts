@@ -36,7 +36,8 @@ describe("the chaos controller's admission policies", () => {
 
   it.each([
     ['another image', (s: Record<string, any>) => (s.containers[0].image = 'busybox:1.36'), /only run Jobs of k6/],
-    ['a second container', (s: Record<string, any>) => s.containers.push({ name: 'shell', image: k6Image }), /./],
+    ['a second container', (s: Record<string, any>) => s.containers.push({ name: 'shell', image: k6Image }), /in one container/],
+    ['a command of its own', (s: Record<string, any>) => (s.containers[0].command = ['/bin/sh', '-c', 'id']), /its own entrypoint/],
     ['the host network', (s: Record<string, any>) => (s.hostNetwork = true), /share no host namespace/],
     ['a ServiceAccount token', (s: Record<string, any>) => (s.automountServiceAccountToken = true), /no ServiceAccount token/],
     ['another ServiceAccount', (s: Record<string, any>) => (s.serviceAccountName = `${release}-prometheus`), /default ServiceAccount/],

@@ -40,6 +40,11 @@ describe('judgeGrowth', () => {
     expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 300 } })[0]!.ok).toBe(false);
   });
 
+  it("judges the HA topology's nodes by their part's ceiling", () => {
+    const [g] = judgeGrowth(run(300, { 'kafka-1': (t) => ({ mb: 350 + t }) }), { ...opts, ceilings: { kafka: 700 } });
+    expect(g).toMatchObject({ name: 'kafka-1', bound: { mb: 700 }, ok: true });
+  });
+
   it('does not judge a process a drill restarted between the two windows', () => {
     const [g] = judgeGrowth(run(300, { 'kitchen-0': (t) => (t < 200 ? { mb: 150, pid: 100 } : { mb: 300, pid: 200 }) }), opts);
     expect(g).toMatchObject({ restarted: true, ok: true });

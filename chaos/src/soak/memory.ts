@@ -84,7 +84,8 @@ export function judgeGrowth(samples: Sample[], opts: { warmupS: number; windowS:
     const baselineMb = median(before.map((r) => r.mb));
     const endMb = median(after.map((r) => r.mb));
     const growthPercent = ((endMb - baselineMb) / baselineMb) * 100;
-    const ceiling = opts.ceilings?.[name];
+    // By name, or by its part for the HA topology's nodes (kafka-1 is judged as kafka).
+    const ceiling = opts.ceilings?.[name] ?? opts.ceilings?.[name.replace(/-\d+$/, '')];
     const restarted = new Set([...before, ...after].map((r) => r.pid)).size > 1;
     const bound = ceiling !== undefined ? { mb: ceiling } : { percent: opts.percent, floorMb: opts.floorMb };
     const allowedMb = Math.max((baselineMb * opts.percent) / 100, opts.floorMb);
