@@ -203,6 +203,17 @@ describe('a platform team\'s placement (ci/placement-values.yaml)', () => {
     }
   });
 
+  it('pins the digests, leaves the ids to OpenShift, names the ServiceAccounts and sets the probe timings it asks for', () => {
+    const deployment = (name: string) => manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === name)!;
+    expect(podSpecOf(deployment('faultline-gateway')).containers[0].image).toMatch(/\/faultline\/gateway:0\.1\.0@sha256:1{64}$/);
+    expect(podSpecOf(deployment('faultline-chaos-controller')).containers[0].image).toMatch(/@sha256:5{64}$/);
+    for (const w of workloads(manifests)) expect(Object.keys(podSpecOf(w).securityContext), `${w.kind}/${w.metadata.name}`).not.toContain('runAsUser');
+    expect(podSpecOf(deployment('faultline-chaos-controller')).serviceAccountName).toBe('team-chaos');
+    expect(podSpecOf(deployment('faultline-prometheus')).serviceAccountName).toBe('team-prometheus');
+    expect(podSpecOf(deployment('faultline-gateway')).containers[0].readinessProbe.periodSeconds).toBe(1);
+    expect(podSpecOf(deployment('faultline-gateway')).containers[0].livenessProbe.failureThreshold).toBe(6);
+  });
+
   it('keeps the default spread over nodes, counted per ReplicaSet, unless a part sets its own', () => {
     const gateway = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'faultline-gateway')!;
     expect(podSpecOf(gateway).topologySpreadConstraints[0].matchLabelKeys).toEqual(['pod-template-hash']);
