@@ -66,6 +66,12 @@ describe("the chaos controller's admission policies", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('sit beside Pod Security restricted: labelling the namespace warns of no pod of the release (server-side dry run)', () => {
+    const r = kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/violate/i);
+  });
+
   it('leave everyone else alone: the same busybox Job from the administrator goes through', () => {
     const r = kubectl(['create', '-f', job('busybox-as-admin', (s) => (s.containers[0].image = 'busybox:1.36')), '--namespace', namespace, '--dry-run=server']);
     expect(r.code, r.stderr).toBe(0);

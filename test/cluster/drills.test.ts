@@ -55,4 +55,12 @@ describe('the showcase drills on Kubernetes', () => {
       await shopSettled();
     }
   });
+
+  it('OOM-killed no container of the release during the drills: its memory limits hold the load', async () => {
+    const { namespace } = cluster();
+    const pods = (await clients().core.listNamespacedPod({ namespace })).items;
+    const oomKilled = pods.flatMap((p) => (p.status?.containerStatuses ?? []).filter((c) => c.lastState?.terminated?.reason === 'OOMKilled').map((c) => `${p.metadata!.name}/${c.name}`));
+    expect(pods.length).toBeGreaterThan(5);
+    expect(oomKilled).toEqual([]);
+  });
 });
