@@ -4,6 +4,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { loopbackRefusal } from '../../chaos/src/core/loopback-guard.ts';
+import { notFound } from '../../chaos/src/platforms/local/control-fallbacks.ts';
 import { controlTokenFile, createControlToken, readControlToken, requireToken } from '../../chaos/src/platforms/local/control-token.ts';
 import { tempDir } from '../support/temp.ts';
 
@@ -61,6 +62,29 @@ describe('the control token', () => {
         expect(res.headers.get('www-authenticate')).toBe('Bearer realm="faultline control"');
       }
       for (const authorization of ['Bearer s3cret-token', 'bearer s3cret-token']) expect((await fetch(url, { headers: { authorization } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("the control API's answers outside its routes", () => {
+  it("are 405 with Allow read from the app's own routes, or 404", async () => {
+    const app = express();
+    app.get('/faults', (_req, res) => void res.json([]));
+    app.post('/faults', (_req, res) => void res.json({}));
+    app.delete('/faults/:id', (_req, res) => void res.json({}));
+    app.use(notFound(app));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const put = await fetch(`${url}/faults`, { method: 'PUT' });
+      expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST']);
+      const patch = await fetch(`${url}/faults/flt-1`, { method: 'PATCH' });
+      expect([patch.status, patch.headers.get('allow')]).toEqual([405, 'DELETE']);
+      const none = await fetch(`${url}/nothing`);
+      expect([none.status, ((await none.json()) as { error: { code: string } }).error.code]).toEqual([404, 'route_not_found']);
     } finally {
       server.close();
     }

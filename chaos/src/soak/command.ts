@@ -100,7 +100,16 @@ export async function runSoak(opts: RuntimeOptions, rawFlags: Record<string, unk
   const ours = !(await stackStatus(opts));
   console.log(`▶ soak: ${flags.minutes} min, a drill every ${flags.every} s (seed ${flags.seed}); reports in ${flags.reportDir}`);
   const status = await up(opts);
-  const catalogue = soakCatalogue(status.topology);
+  try {
+    return await soak(opts, flags, status.topology);
+  } finally {
+    // A stack the soak started is stopped however the soak ends (a failed drill, Ctrl-C); a running one is left up.
+    if (ours) await down(opts);
+  }
+}
+
+async function soak(opts: RuntimeOptions, flags: SoakFlags, topology: Topology): Promise<number> {
+  const catalogue = soakCatalogue(topology);
   const random = seededRandom(flags.seed);
   const started = Date.now();
   const deadline = started + flags.minutes * 60_000;
@@ -183,11 +192,10 @@ export async function runSoak(opts: RuntimeOptions, rawFlags: Record<string, unk
   }
   const growth = judgeGrowth(samples, { warmupS, windowS, percent: flags.growthPercent, floorMb: growthFloorMb, ceilings: memoryCeilingsMb });
   const passed = drills.length > 0 && drills.every((d) => d.verdict === 'pass') && ledger.lost === 0 && ledger.duplicated === 0 && growth.every((g) => g.ok);
-  const result: SoakResult = { startedAt: new Date(started).toISOString(), minutes: flags.minutes, every: flags.every, seed: flags.seed, topology: status.topology, drills, ledger, steadyRate, samples, warmupS, growth, passed };
+  const result: SoakResult = { startedAt: new Date(started).toISOString(), minutes: flags.minutes, every: flags.every, seed: flags.seed, topology, drills, ledger, steadyRate, samples, warmupS, growth, passed };
   writeFileSync(join(flags.reportDir, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(flags.reportDir, 'report.html'), renderSoakReport(result));
   printSummary(result, flags.reportDir);
-  if (ours) await down(opts);
   return passed ? 0 : 1;
 }
 

@@ -13,7 +13,7 @@ import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
 import { UsageError } from '../../core/errors.ts';
-import { controlFallbacks } from './control-fallbacks.ts';
+import { notFound, onError } from './control-fallbacks.ts';
 import { controlTokenFile, readControlToken, requireToken } from './control-token.ts';
 import { createToxiproxy } from './toxiproxy.ts';
 import { FaultAgent, edgeFaultRequest, pauseFaultRequest, trackedFaultRequest } from './agent.ts';
@@ -567,8 +567,8 @@ export class Supervisor {
       res.status(202).json({ phase: 'stopping' });
       void this.stop().then(() => process.exit(0));
     });
-    app.use(controlFallbacks.notFound);
-    app.use(controlFallbacks.onError);
+    app.use(notFound(app));
+    app.use(onError);
     await new Promise<void>((resolve, reject) => {
       this.controlServer = app.listen(this.ports.control, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve()));
     });
