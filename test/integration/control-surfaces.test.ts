@@ -1,13 +1,14 @@
 // The stack's control surfaces on loopback, tried as a local attacker and a web page would: the supervisor's API takes
 // only the stack's token, every loopback server refuses foreign Host and Origin, and a page in a real browser cannot
-// shut the stack down, kill a replica, switch a Toxiproxy proxy off or stop Prometheus.
-import { statSync } from 'node:fs';
+// shut the stack down, kill a replica, switch a Toxiproxy proxy off or stop Prometheus. Redis takes only the stack's password.
+import { readFileSync, statSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { controlTokenFile, readControlToken } from '../../chaos/src/platforms/local/control-token.ts';
+import { Redis } from 'ioredis';
+import { controlTokenFile, readControlToken, readSecret, secretFile } from '../../chaos/src/platforms/local/stack-secrets.ts';
 import { createToxiproxy } from '../../chaos/src/platforms/local/toxiproxy.ts';
 import { chromiumPath } from '../../tooling/toolchain.ts';
 import { controlFetch, pidAlive, promQuery, sleep, waitFor } from '../support/shop.ts';
@@ -60,6 +61,49 @@ describe('the control token', () => {
   it('lets Prometheus scrape the supervisor, from the same file', async () => {
     const up = await waitFor('the supervisor scraped', async () => (await promQuery(stack, 'up{job="faultline"}')).find((s) => s.value === 1));
     expect(up.value).toBe(1);
+  });
+});
+
+describe("Redis's password", () => {
+  const password = () => readSecret(stateDir, 'redis-password')!;
+  const port = Number(new URL(stack.urls.redis).port);
+  // No ready check: its INFO would be refused too, and the client would close and reconnect instead of asking.
+  const client = () => new Redis(port, '127.0.0.1', { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0 }).on('error', () => undefined);
+
+  it('is made per stack, in a file only its user can read, beside configuration only its user can list', () => {
+    expect(password()).toMatch(/^[\w-]{43}$/);
+    expect(statSync(secretFile(stateDir, 'redis-password')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(stateDir, 'config')).mode & 0o777).toBe(0o700);
+  });
+
+  it('is required: without it, or with another, Redis answers no command', async () => {
+    const bare = client();
+    try {
+      await expect(bare.get('order:any')).rejects.toThrow(/NOAUTH/);
+      await expect(bare.call('AUTH', 'not-the-password')).rejects.toThrow(/WRONGPASS/);
+      await expect(bare.get('order:any')).rejects.toThrow(/NOAUTH/);
+    } finally {
+      bare.disconnect();
+    }
+  });
+
+  it('is on no command line, which every local user can read', async () => {
+    const live = await liveStatus();
+    const pids = live.components.flatMap((c) => (c.pid ? [c.pid] : []));
+    expect(pids.length).toBeGreaterThan(5);
+    for (const pid of [live.supervisor.pid, ...pids]) {
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), `pid ${pid}`).not.toContain(password());
+    }
+  });
+
+  it("is in the status's Redis URL, which the shop's own clients use", async () => {
+    expect(new URL(stack.urls.redis).password).toBe(password());
+    const redis = new Redis(stack.urls.redis, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      expect(await redis.ping()).toBe('PONG');
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // replicated acknowledgements, and the Redis one with them off, which must show the ledger catching acknowledged orders lost.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
 import { haQueries, promClient } from '../support/dashboards.ts';
@@ -42,6 +43,22 @@ describe('the HA topology', () => {
       expect.arrayContaining(['orders-redis', 'orders-redis@redis-1', 'orders-redis@redis-2', 'redis-0', 'redis-1', 'redis-2', 'kitchen-kafka', 'kitchen-kafka@kafka-1', 'kitchen-kafka@kafka-2', 'kafka-0', 'kafka-1', 'kafka-2']),
     );
   }, 120_000);
+
+  it("answers only with the stack's password, on every node and Sentinel", async () => {
+    const password = readFileSync(join(env.FAULTLINE_STATE_DIR, 'redis-password'), 'utf8');
+    for (const c of status().components.filter((c) => /^(redis|sentinel)-\d$/.test(c.name))) {
+      const port = Number(new URL(c.url).port);
+      const bare = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 }).on('error', () => undefined);
+      const authed = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, password });
+      try {
+        await expect(bare.ping(), c.name).rejects.toThrow(/NOAUTH/);
+        expect(await authed.ping(), c.name).toBe('PONG');
+      } finally {
+        bare.disconnect();
+        authed.disconnect();
+      }
+    }
+  });
 
   it('fails over when the primary is cut off and killed: a replica is promoted, and no acknowledged order is lost', () => {
     const before = roles();

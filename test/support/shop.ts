@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { fetchStatus } from '../../chaos/src/platforms/local/runtime.ts';
 import { readMetric } from '../../chaos/src/core/prometheus.ts';
-import { bearer, readControlToken } from '../../chaos/src/platforms/local/control-token.ts';
+import { bearer, readControlToken } from '../../chaos/src/platforms/local/stack-secrets.ts';
 
 export type StackStatus = NonNullable<Awaited<ReturnType<typeof fetchStatus>>>;
 

@@ -5,7 +5,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { loopbackRefusal } from '../../chaos/src/core/loopback-guard.ts';
 import { notFound } from '../../chaos/src/platforms/local/control-fallbacks.ts';
-import { controlTokenFile, createControlToken, readControlToken, requireToken } from '../../chaos/src/platforms/local/control-token.ts';
+import { controlTokenFile, createControlToken, readControlToken, requireToken } from '../../chaos/src/platforms/local/stack-secrets.ts';
 import { tempDir } from '../support/temp.ts';
 
 describe('loopbackRefusal', () => {

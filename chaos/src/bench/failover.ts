@@ -7,6 +7,7 @@ import { portsFor, type StackAddress } from '../platforms/local/layout.ts';
 import { ordersTopic } from '../platforms/local/kafka-ha.ts';
 import { supervisorApi } from '../platforms/local/platform.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
+import { readSecret } from '../platforms/local/stack-secrets.ts';
 import { Redis } from 'ioredis';
 import { distribution, servingAgainMs, type Answered, type Distribution } from './stats.ts';
 import { sleep } from './step.ts';
@@ -31,7 +32,7 @@ const promptMs = 1000;
 export async function measureFailover(stack: StackAddress, shop: OrderTarget, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
   const p = portsFor(stack.portBase);
   const platform = supervisorApi(stack);
-  const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { password: readSecret(stack.stateDir, 'redis-password'), maxRetriesPerRequest: 1 });
   const admin = new Kafka({ clientId: 'faultline-bench', brokers: p.kafkaNodes.map((k) => `127.0.0.1:${k.direct}`), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   const primary = async () => ((await sentinel.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null)?.[1];

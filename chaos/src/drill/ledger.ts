@@ -57,12 +57,12 @@ export interface LedgerReader {
 }
 
 /** The ledger in the shop's Redis (its primary, found through Sentinel where there is one), with the keys from the shop's contracts. */
-export function redisLedger(where: { url: string } | { sentinels: string; master?: string }): LedgerReader {
+export function redisLedger(where: { url: string } | { sentinels: string; master?: string; password?: string }): LedgerReader {
   const options = { lazyConnect: true, maxRetriesPerRequest: 2 };
   const redis =
     'url' in where
       ? new Redis(where.url, options)
-      : new Redis({ ...options, name: where.master ?? 'faultline', sentinels: redisSettings.REDIS_SENTINELS.parse(where.sentinels) });
+      : new Redis({ ...options, name: where.master ?? 'faultline', sentinels: redisSettings.REDIS_SENTINELS.parse(where.sentinels), password: where.password, sentinelPassword: where.password });
   const connected = redis.connect();
   const inChunks = async (ids: string[], read: (chunk: string[]) => Promise<Array<unknown>>) => {
     await connected;

@@ -35,8 +35,9 @@ export class SentinelClient extends Redis {
  * A Redis client that fails fast while disconnected instead of queueing commands without bound. With Sentinels, it
  * asks them for the primary on every (re)connect, so after a failover it follows the promoted replica.
  */
-export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_MASTER' | 'REDIS_NAT_MAP' | 'REDIS_WAIT_TIMEOUT_MS'>, logger: Logger): Redis {
+export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_PASSWORD' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_MASTER' | 'REDIS_NAT_MAP' | 'REDIS_WAIT_TIMEOUT_MS'>, logger: Logger): Redis {
   const common: RedisOptions = {
+    ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -53,6 +54,7 @@ export function createRedis(settings: Pick<RedisSettings, 'REDIS_URL' | 'REDIS_S
     ? new SentinelClient({
         ...common,
         sentinels: settings.REDIS_SENTINELS,
+        ...(settings.REDIS_PASSWORD ? { sentinelPassword: settings.REDIS_PASSWORD } : {}),
         name: settings.REDIS_SENTINEL_MASTER,
         role: 'master',
         ...(settings.REDIS_NAT_MAP ? { natMap: settings.REDIS_NAT_MAP } : {}),

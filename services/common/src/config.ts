@@ -5,10 +5,14 @@ export class ConfigError extends Error {
 }
 
 /** Reads the environment once into a typed, frozen object; a bad setting fails start-up naming the variable. */
+// A bad secret is named and measured, never echoed: start-up errors go to logs that others may read.
+const secretSetting = /PASSWORD|SECRET|TOKEN/;
+const shown = (name: string, value: string | undefined) => (value === undefined ? 'null' : secretSetting.test(name) ? `(hidden, ${value.length} characters)` : JSON.stringify(value));
+
 export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])] ?? null)}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${shown(String(i.path[0]), env[String(i.path[0])])}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return Object.freeze(parsed.data);
@@ -49,9 +53,11 @@ const hostPort = /^[\w.-]+:\d{1,5}$/;
  * primary (REDIS_URL is then not used). REDIS_NAT_MAP rewrites
  * the node addresses Sentinel announces into the ones this service can reach (its own proxies, in the local runtime).
  * REDIS_WAIT_REPLICAS > 0 makes a write count only once that many replicas have it (WAIT), within REDIS_WAIT_TIMEOUT_MS.
+ * REDIS_PASSWORD, where Redis requires one (the local runtime's, made per stack), is sent to the nodes and Sentinels.
  */
 export const redisSettings = {
   REDIS_URL: env.redisUrl().optional(),
+  REDIS_PASSWORD: z.string().regex(/^[\x21-\x7e]{1,512}$/, 'expected 1 to 512 printable characters without spaces').optional(),
   REDIS_SENTINELS: z
     .string()
     .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'expected host:port[,host:port...]')

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Ports, RuntimeOptions, Topology } from './layout.ts';
 import { serviceNames } from './layout.ts';
 import { projectRoot } from '../../core/paths.ts';
-import { controlTokenFile } from './control-token.ts';
+import { controlTokenFile } from './stack-secrets.ts';
 
 /** The alert and recording rules the Helm chart ships, loaded by the local Prometheus too (a glob: no match is no error). */
 export const ruleFilesGlob = join(projectRoot, 'charts', 'faultline', 'rules', '*.rules.yaml');

@@ -18,7 +18,7 @@ const raw = z.strictObject({
 });
 
 /** Settings the supervisor owns: wiring and identity, which a --set must not break. */
-const managedSettings = /^(PORT|HOST|REPLICA|REDIS_URL|REDIS_SENTINELS|REDIS_SENTINEL_MASTER|REDIS_NAT_MAP|KAFKA_BROKERS|CATALOG_URL|ORDERS_URL|API_KEYS|FAULTLINE_RESILIENCE|OTEL_\w+)$/;
+const managedSettings = /^(PORT|HOST|REPLICA|REDIS_URL|REDIS_PASSWORD|REDIS_SENTINELS|REDIS_SENTINEL_MASTER|REDIS_NAT_MAP|KAFKA_BROKERS|CATALOG_URL|ORDERS_URL|API_KEYS|FAULTLINE_RESILIENCE|OTEL_\w+)$/;
 
 /** CLI flags over environment over defaults; anything malformed is a UsageError (exit 2) that names the setting. */
 export function runtimeOptions(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {

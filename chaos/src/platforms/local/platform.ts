@@ -9,7 +9,7 @@ import { edgeFault } from './faults/edge.ts';
 import { flood } from './faults/flood.ts';
 import { pause } from './faults/pause.ts';
 import { podKill } from './faults/pod-kill.ts';
-import { bearer, readControlToken } from './control-token.ts';
+import { bearer, readControlToken, readSecret } from './stack-secrets.ts';
 import { jsonApi } from './json-api.ts';
 import { edgesOf, type RuntimeOptions } from './layout.ts';
 import { startK6 } from './k6.ts';
@@ -98,7 +98,7 @@ export function localPlatform(opts: LocalPlatformOptions): Platform & { api: Sup
     startLoad,
     async ledger() {
       const { urls } = await api.status();
-      return redisLedger(urls.sentinels ? { sentinels: urls.sentinels } : { url: urls.redis });
+      return redisLedger(urls.sentinels ? { sentinels: urls.sentinels, password: readSecret(opts.stateDir, 'redis-password') } : { url: urls.redis });
     },
     close: async () => undefined,
   };

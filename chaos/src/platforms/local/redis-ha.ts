@@ -26,22 +26,33 @@ export const sentinelTimings = { downAfterMs: 2000, failoverTimeoutMs: 2500, inf
 /** A killed node stays down this long, as a pod rescheduled off a lost node would: past a failover's retry. */
 export const redisNodeRestartDelayMs = 10_000;
 
-export function sentinelConfig(port: number, p: Ports, dir: string) {
+/** Every node and Sentinel takes the stack's password, Sentinels from each other too (sentinel-pass). */
+export function sentinelConfig(port: number, p: Ports, dir: string, password: string) {
   return `port ${port}
 bind 127.0.0.1
 daemonize no
 dir ${dir}
+requirepass ${password}
+sentinel sentinel-pass ${password}
 sentinel resolve-hostnames no
 sentinel monitor ${sentinelMaster} 127.0.0.1 ${p.redisNodeProxies[0]} 2
+sentinel auth-pass ${sentinelMaster} ${password}
 sentinel down-after-milliseconds ${sentinelMaster} ${sentinelTimings.downAfterMs}
 sentinel failover-timeout ${sentinelMaster} ${sentinelTimings.failoverTimeoutMs}
 sentinel parallel-syncs ${sentinelMaster} 1
 `;
 }
 
+/**
+ * A node's password, in a file rather than on its command line, which every local user can read (/proc/<pid>/cmdline).
+ * masterauth: a replica authenticates to its primary with the same password.
+ */
+export const redisAuthConfig = (password: string) => `requirepass ${password}\nmasterauth ${password}\n`;
+
 /** redis-server arguments for node i: it announces itself by its node proxy; the others start as redis-0's replicas. */
-export function redisNodeArgs(i: number, p: Ports, dir: string): string[] {
+export function redisNodeArgs(i: number, p: Ports, dir: string, authConfig: string): string[] {
   return [
+    authConfig,
     '--port', String(p.redisNodes[i]),
     '--bind', '127.0.0.1',
     '--dir', dir,
@@ -62,10 +73,10 @@ export function natMapFor(p: Ports, edge: string): string {
 }
 
 /** A client for readiness and status reads: connects on first use, fails fast, and keeps trying to reconnect. */
-export function probeClient(port: number): () => Promise<Redis> {
+export function probeClient(port: number, password: string): () => Promise<Redis> {
   let client: Redis | undefined;
   return async () => {
-    client ??= new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
+    client ??= new Redis(port, '127.0.0.1', { password, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 500 }).on('error', () => undefined);
     if (client.status === 'wait') await client.connect().catch(() => undefined);
     return client;
   };
@@ -86,9 +97,9 @@ export interface RedisView {
 }
 
 /** Reads the Sentinels' view (all of them) and the primary's replication, over one client per Sentinel and per node. */
-export function redisViewReader(p: Ports): () => Promise<RedisView> {
-  const sentinels = p.sentinels.map(probeClient);
-  const nodes = p.redisNodes.map(probeClient);
+export function redisViewReader(p: Ports, password: string): () => Promise<RedisView> {
+  const sentinels = p.sentinels.map((port) => probeClient(port, password));
+  const nodes = p.redisNodes.map((port) => probeClient(port, password));
   const named = async (sentinel: () => Promise<Redis>) => {
     const addr = (await (await sentinel()).call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null;
     const node = addr ? p.redisNodeProxies.indexOf(Number(addr[1])) : -1;

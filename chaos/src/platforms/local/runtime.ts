@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.ts';
 import { isAlive, portFree } from '../../core/host.ts';
 import { sleep } from '../../core/time.ts';
 import { allPorts, ephemeralOverlap, paths, portsFor, type RuntimeOptions } from './layout.ts';
-import { bearer, controlTokenFile, createControlToken, readControlToken } from './control-token.ts';
+import { bearer, createSecret, readControlToken, secretFile, stackSecrets } from './stack-secrets.ts';
 import { toolPaths } from './tools.ts';
 
 interface StateFile {
@@ -70,7 +70,7 @@ export async function up(opts: RuntimeOptions, print: (line: string) => void = c
   mkdirSync(files.logs, { recursive: true });
   // Two clients, so that one can be rate-limited while the other is served.
   const apiKeys = Object.fromEntries(['local', 'load'].map((client) => [client, `fl_${randomBytes(16).toString('hex')}`]));
-  createControlToken(opts.stateDir);
+  for (const secret of stackSecrets) createSecret(opts.stateDir, secret);
   const log = openSync(join(files.logs, 'supervisor.log'), 'w');
   const daemon = spawn(process.execPath, [join(import.meta.dirname, 'daemon.ts')], {
     detached: true,
@@ -133,7 +133,7 @@ export async function down(opts: Pick<RuntimeOptions, 'stateDir'>, print: (line:
     rmSync(files.processes, { force: true });
   }
   rmSync(files.state, { force: true });
-  rmSync(controlTokenFile(opts.stateDir), { force: true });
+  for (const secret of stackSecrets) rmSync(secretFile(opts.stateDir, secret), { force: true });
   print(state ? 'stopped' : 'nothing was running');
   return killed;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import express from 'express';
@@ -8,13 +8,13 @@ import { ServiceBalancer } from './balancer.ts';
 import { jaegerConfig, kafkaClientProxy, kafkaLog4j, kafkaProperties, prometheusConfig, scrapeIntervalSeconds } from './configs.ts';
 import { kafkaNodeRestartDelayMs, kafkaViewReader, ordersTopic } from './kafka-ha.ts';
 import { edges, paths, portsFor, proxiesFor, serviceNames, type ProxySpec, type RuntimeOptions, type ServiceName } from './layout.ts';
-import { natMapFor, probeClient, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel, redisViewReader } from './redis-ha.ts';
+import { natMapFor, probeClient, redisAuthConfig, redisNodeArgs, redisNodeRestartDelayMs, sentinelConfig, sentinelMaster, tuneSentinel, redisViewReader } from './redis-ha.ts';
 import { ManagedProcess, type ProcessSpec } from './process.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
 import { UsageError } from '../../core/errors.ts';
 import { notFound, onError } from './control-fallbacks.ts';
-import { controlTokenFile, readControlToken, requireToken } from './control-token.ts';
+import { readSecret, requireToken, secretFile } from './stack-secrets.ts';
 import { createToxiproxy } from './toxiproxy.ts';
 import { FaultAgent, edgeFaultRequest, pauseFaultRequest, trackedFaultRequest } from './agent.ts';
 import { z } from 'zod';
@@ -84,15 +84,20 @@ export class Supervisor {
   readonly faults: FaultAgent;
   private readonly log: (line: string) => void;
   private readonly controlToken: string;
+  private readonly redisPassword: string;
 
   constructor(opts: RuntimeOptions, apiKeys: Record<string, string>, log: (line: string) => void) {
     this.opts = opts;
     this.ports = portsFor(opts.portBase);
     this.files = paths(opts.stateDir);
     this.apiKeys = apiKeys;
-    const token = readControlToken(opts.stateDir);
-    if (!token) throw new Error(`no control token in ${controlTokenFile(opts.stateDir)}: the stack is started by \`faultline up\`, which makes one`);
-    this.controlToken = token;
+    const secret = (name: 'control-token' | 'redis-password') => {
+      const value = readSecret(opts.stateDir, name);
+      if (!value) throw new Error(`no ${name} in ${secretFile(opts.stateDir, name)}: the stack is started by \`faultline up\`, which makes one`);
+      return value;
+    };
+    this.controlToken = secret('control-token');
+    this.redisPassword = secret('redis-password');
     this.log = log;
     this.toxiproxy = createToxiproxy(`http://127.0.0.1:${this.ports.toxiproxy}`);
     this.proxies = proxiesFor(opts);
@@ -121,6 +126,7 @@ export class Supervisor {
   private prepareDirs() {
     rmSync(this.files.data, { recursive: true, force: true });
     for (const dir of [this.files.logs, this.files.data, this.files.config]) mkdirSync(dir, { recursive: true });
+    chmodSync(this.files.config, 0o700); // Redis's password is in its files, and Sentinel rewrites its own with its own mode
   }
 
   private defineInfra() {
@@ -172,7 +178,7 @@ export class Supervisor {
   private defineRedis() {
     const p = this.ports;
     const ping = (port: number) => {
-      const client = probeClient(port);
+      const client = probeClient(port, this.redisPassword);
       return async () => (await (await client()).ping().catch(() => '')) === 'PONG';
     };
     const dataDir = (name: string) => {
@@ -180,6 +186,8 @@ export class Supervisor {
       mkdirSync(dir, { recursive: true });
       return dir;
     };
+    const authConfig = join(this.files.config, 'redis-auth.conf');
+    writeFileSync(authConfig, redisAuthConfig(this.redisPassword), { mode: 0o600 });
     if (this.opts.topology !== 'ha') {
       this.add({
         name: 'redis',
@@ -188,7 +196,7 @@ export class Supervisor {
         url: `redis://127.0.0.1:${p.redis}`,
         spec: {
           command: toolPaths.redisServer,
-          args: ['--port', String(p.redis), '--bind', '127.0.0.1', '--dir', dataDir('redis'), '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'],
+          args: [authConfig, '--port', String(p.redis), '--bind', '127.0.0.1', '--dir', dataDir('redis'), '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'],
           ready: ping(p.redis),
         },
       });
@@ -201,14 +209,14 @@ export class Supervisor {
         port,
         url: `redis://127.0.0.1:${port}`,
         // Back at once, a killed primary would simply be the primary again: the Sentinels must see it gone.
-        spec: { command: toolPaths.redisServer, args: redisNodeArgs(i, p, dataDir(`redis-${i}`)), ready: ping(port), restartDelayMs: redisNodeRestartDelayMs },
+        spec: { command: toolPaths.redisServer, args: redisNodeArgs(i, p, dataDir(`redis-${i}`), authConfig), ready: ping(port), restartDelayMs: redisNodeRestartDelayMs },
       }),
     );
     p.sentinels.forEach((port, i) => {
       const name = `sentinel-${i}`;
       const file = join(this.files.config, `${name}.conf`); // Sentinel rewrites its own file as it learns
-      writeFileSync(file, sentinelConfig(port, p, dataDir(name)));
-      const client = probeClient(port);
+      writeFileSync(file, sentinelConfig(port, p, dataDir(name), this.redisPassword), { mode: 0o600 });
+      const client = probeClient(port, this.redisPassword);
       this.add({
         name,
         kind: 'infra',
@@ -274,6 +282,7 @@ export class Supervisor {
     // In the HA topology a client asks the Sentinels for the primary, and reaches whichever node it is through its own proxy.
     const redis = (edge: (typeof edges)[number]['name']) => ({
       REDIS_URL: `redis://${via(edge)}`,
+      REDIS_PASSWORD: this.redisPassword,
       ...(this.opts.topology === 'ha' ? { REDIS_SENTINELS: p.sentinels.map((port) => `127.0.0.1:${port}`).join(','), REDIS_SENTINEL_MASTER: sentinelMaster, REDIS_NAT_MAP: natMapFor(p, edge) } : {}),
     });
     switch (svc) {
@@ -410,7 +419,7 @@ export class Supervisor {
     this.recordPids();
     this.probeTimer = setInterval(() => this.probeAll(), 1000);
     if (this.opts.topology === 'ha') {
-      this.redisView = redisViewReader(this.ports);
+      this.redisView = redisViewReader(this.ports, this.redisPassword);
       this.kafkaView = kafkaViewReader(this.ports);
       await Promise.all([this.readRedis(), this.readKafka()]);
       this.storesTimer = setInterval(() => void this.readRedis().then(() => this.readKafka()), 500);
@@ -490,7 +499,8 @@ export class Supervisor {
         tracesUi: `http://127.0.0.1:${this.ports.jaegerQuery}`,
         toxiproxy: `http://127.0.0.1:${this.ports.toxiproxy}`,
         kafka: `127.0.0.1:${this.ports.kafka}`,
-        redis: `redis://127.0.0.1:${this.ports.redis}`,
+        // With the password, as redis-cli -u and ioredis take it: whoever reads this status holds the control token.
+        redis: `redis://:${this.redisPassword}@127.0.0.1:${this.ports.redis}`,
         ...(this.opts.topology === 'ha' ? { sentinels: this.ports.sentinels.map((port) => `127.0.0.1:${port}`).join(',') } : {}),
         otlp: `http://127.0.0.1:${this.ports.otlpHttp}`,
         dashboard: `http://127.0.0.1:${this.ports.dashboard}/`,

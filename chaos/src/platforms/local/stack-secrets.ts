@@ -1,34 +1,41 @@
-// The supervisor's control API kills processes and injects faults, so it takes a bearer token that only the user who
-// started the stack can read: a random one per stack, in a 0600 file in the state directory.
+// Secrets made per stack, each in a 0600 file in the state directory that only the user who started the stack can read:
+// the supervisor's control API kills processes and injects faults, so it takes a bearer token; Redis takes a password.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 
-export const controlTokenFile = (stateDir: string) => join(stateDir, 'control-token');
+export const stackSecrets = ['control-token', 'redis-password'] as const;
+export type StackSecret = (typeof stackSecrets)[number];
 
-/** A new token for a new stack; an older file is replaced, never reused, and the new one is created 0600. */
-export function createControlToken(stateDir: string): string {
-  const file = controlTokenFile(stateDir);
-  const token = randomBytes(32).toString('base64url');
+export const secretFile = (stateDir: string, name: StackSecret) => join(stateDir, name);
+export const controlTokenFile = (stateDir: string) => secretFile(stateDir, 'control-token');
+
+/** A new secret for a new stack; an older file is replaced, never reused, and the new one is created 0600. */
+export function createSecret(stateDir: string, name: StackSecret): string {
+  const file = secretFile(stateDir, name);
+  const secret = randomBytes(32).toString('base64url');
   rmSync(file, { force: true });
   const fd = openSync(file, 'wx', 0o600);
   try {
-    writeSync(fd, token);
+    writeSync(fd, secret);
   } finally {
     closeSync(fd);
   }
-  return token;
+  return secret;
 }
 
-/** The stack's token, or undefined when no stack was started in this state directory. */
-export function readControlToken(stateDir: string): string | undefined {
+/** The stack's secret, or undefined when no stack was started in this state directory. */
+export function readSecret(stateDir: string, name: StackSecret): string | undefined {
   try {
-    return readFileSync(controlTokenFile(stateDir), 'utf8').trim() || undefined;
+    return readFileSync(secretFile(stateDir, name), 'utf8').trim() || undefined;
   } catch {
     return undefined;
   }
 }
+
+export const createControlToken = (stateDir: string) => createSecret(stateDir, 'control-token');
+export const readControlToken = (stateDir: string) => readSecret(stateDir, 'control-token');
 
 export const bearer = (token: string | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
 
