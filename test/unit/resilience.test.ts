@@ -123,6 +123,16 @@ describe('retries', () => {
     await expect(call).resolves.toBe('menu');
   });
 
+  it('exports its retry series from the start, at 0, so that a panel shows no retries rather than no data', async () => {
+    const registry = new Registry();
+    createDependency({ name: 'catalog', registry, enabled: true, timeoutMs: 100, breaker: noBreaker, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1, budget: { ratio: 0.1, reserve: 2 } } });
+    createDependency({ name: 'redis', registry, enabled: true, timeoutMs: 100, breaker: noBreaker });
+    const text = await registry.metrics();
+    expect(text).toContain('dependency_retries_total{dependency="catalog"} 0');
+    expect(text).toContain('retry_budget_exhausted_total{dependency="catalog"} 0');
+    expect(text).not.toMatch(/retry_budget_exhausted_total\{dependency="redis"\}/);
+  });
+
   it('stops retrying when the budget is spent, and counts it', async () => {
     const registry = new Registry();
     const retry: RetrySettings = { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1, budget: { ratio: 0.1, reserve: 2 } };

@@ -59,9 +59,11 @@ const enabled = config.FAULTLINE_RESILIENCE;
 const logger = createLogger('gateway', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('gateway', config.REPLICA);
 const redis = createRedis(config, logger);
-const dependency = (name: string, timeoutMs: number, retries: boolean) =>
-  createDependency({ name, registry, enabled, timeoutMs, breaker: drillBreaker, ...(retries ? { retry: drillRetry } : {}) });
-const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true);
+const dependency = (name: string, timeoutMs: number, retries: boolean, breaker = drillBreaker) =>
+  createDependency({ name, registry, enabled, timeoutMs, breaker, ...(retries ? { retry: drillRetry } : {}) });
+// Menu reads come with every page view, so half a second of them is enough to judge by; the timeout stays, since a
+// slow catalog is what the breaker must see. Measured: cut → open 1065 ms p95 with the 1 s window, over the 1 s goal.
+const catalog = dependency('catalog', config.CATALOG_TIMEOUT_MS, true, { ...drillBreaker, windowMs: 500 });
 const orders = dependency('orders', config.ORDERS_TIMEOUT_MS, true);
 const redisDependency = dependency('redis', config.REDIS_TIMEOUT_MS, false);
 const menu = lastGoodMenu(registry, enabled);

@@ -87,6 +87,12 @@ export function createDependency(opts: DependencyOptions) {
   const metrics = resilienceMetrics(registry);
   const label = { dependency: name };
   const budget = opts.retry && new RetryBudget(opts.retry.budget);
+  // Series that exist from the start (Prometheus's instrumentation guide): a dashboard shows "no retries yet" as 0, not
+  // as no data, and a rate over them starts at the first scrape, not at the first retry.
+  if (budget && enabled) {
+    metrics.retries.inc(label, 0);
+    metrics.budgetExhausted.inc(label, 0);
+  }
 
   const breaker: CircuitBreakerPolicy | undefined = enabled
     ? circuitBreaker(handleWhen(countsAgainstBreaker), {
