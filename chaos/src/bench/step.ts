@@ -1,6 +1,5 @@
 // One k6 step of the benchmark: a constant arrival rate for a few seconds, with the CPU that k6 and the shop used.
 import { existsSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { procStat } from '../core/host.ts';
 import { startK6 } from '../platforms/local/k6.ts';
@@ -56,18 +55,14 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
  * k6 stands in for clients on other machines, whom the shop's load does not slow down: it runs ahead of the shop for
- * CPU (nice −5), so that it offers the load it was asked for. Raising a priority needs CAP_SYS_NICE; without it k6
- * runs beside the shop, and its drops say when that was too little. Counted here for the report's notes.
+ * CPU (nice −5), so that it offers the load it was asked for. It is started at that niceness, since Linux keeps one per
+ * thread and a niceness raised after k6 starts reaches only its main thread, not the Go runtime's other threads.
+ * Raising a priority needs CAP_SYS_NICE; without it nice starts k6 as it is, and its drops say when that was too
+ * little. Each step reads the niceness its k6 has (/proc), counted here for the report's notes.
  */
 export const k6Priority = { niceness: -5, raised: 0, refused: 0 };
-const raiseK6Priority = (pid: number | undefined) => {
-  try {
-    setPriority(pid!, k6Priority.niceness);
-    k6Priority.raised++;
-  } catch {
-    k6Priority.refused++;
-  }
-};
+/** k6's niceness as it runs: /proc/<pid>/stat's 19th field. */
+const nicenessOf = (pid: number | undefined) => Number(procStat(pid!)?.[16]);
 
 export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number } = {}): Promise<StepResult> {
   const pids = await shopPids(t);
@@ -80,16 +75,22 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
   const startedUs = monotonicUs();
   const k6 = await startK6(
     { script: 'bench.js', executor: 'constant-arrival-rate', rate, duration: durationS * 1000, maxVUs, apiKey: t.client ?? 'load' },
-    { name: label, gateway: opts.gatewayUrl ?? t.gateway, apiKey: t.apiKey, run: t.run, dir: t.dir },
+    { name: label, gateway: opts.gatewayUrl ?? t.gateway, apiKey: t.apiKey, run: t.run, dir: t.dir, niceness: k6Priority.niceness },
   );
-  raiseK6Priority(k6.pid);
   let k6Cpu = 0;
-  const sampler = setInterval(() => (k6Cpu = cpuSeconds(k6.pid!) ?? k6Cpu), 250);
+  let k6Niceness = NaN;
+  const sampler = setInterval(() => {
+    k6Cpu = cpuSeconds(k6.pid!) ?? k6Cpu;
+    const niceness = nicenessOf(k6.pid); // the last reading while it runs: nice sets it just before k6 starts
+    if (!Number.isNaN(niceness)) k6Niceness = niceness;
+  }, 250);
   await k6.done().catch((err: Error) => {
     clearInterval(sampler);
     throw err;
   });
   clearInterval(sampler);
+  if (k6Niceness === k6Priority.niceness) k6Priority.raised++;
+  else k6Priority.refused++;
   const wallS = (Date.now() - started) / 1000;
   const endedUs = monotonicUs();
   const after = sumCpu(pids);

@@ -19,6 +19,8 @@ export interface K6Options {
   run: string;
   /** Where k6 writes its console output (the acknowledgements) and summary; emptied first. */
   dir: string;
+  /** Set before k6 starts, so that every thread it makes has it; a niceness set later reaches only its main thread. */
+  niceness?: number;
 }
 
 export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun & { pid: number | undefined }> {
@@ -29,15 +31,14 @@ export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun 
   const consoleFile = join(opts.dir, `${opts.name}.console.log`);
   const summaryFile = join(opts.dir, `${opts.name}.summary.json`);
   for (const f of [consoleFile, summaryFile]) rmSync(f, { force: true }); // a previous run's acknowledgements are not this run's
-  // setpriv execs k6 in place, so the pid is k6's own.
-  const child = spawn(
-    toolPaths.setpriv,
-    ['--pdeathsig', 'KILL', '--', toolPaths.k6, 'run', '--quiet', '--no-color', '--no-usage-report', '--address', `127.0.0.1:${port}`, '--console-output', consoleFile, '--summary-export', summaryFile, script],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, FAULTLINE_GATEWAY: opts.gateway, FAULTLINE_API_KEY: opts.apiKey, FAULTLINE_RUN: `${opts.run}-${opts.name}`, FAULTLINE_SCENARIO: JSON.stringify(scenarioOf(load)), K6_NO_USAGE_REPORT: 'true' },
-    },
-  );
+  // nice and setpriv exec in place, so the pid is k6's own.
+  const niced = opts.niceness === undefined ? [] : [toolPaths.nice, '-n', String(opts.niceness)];
+  const k6Args = ['run', '--quiet', '--no-color', '--no-usage-report', '--address', `127.0.0.1:${port}`, '--console-output', consoleFile, '--summary-export', summaryFile, script];
+  const [command, ...args] = [...niced, toolPaths.setpriv, '--pdeathsig', 'KILL', '--', toolPaths.k6, ...k6Args];
+  const child = spawn(command!, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, FAULTLINE_GATEWAY: opts.gateway, FAULTLINE_API_KEY: opts.apiKey, FAULTLINE_RUN: `${opts.run}-${opts.name}`, FAULTLINE_SCENARIO: JSON.stringify(scenarioOf(load)), K6_NO_USAGE_REPORT: 'true' },
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -14,7 +14,7 @@ import { projectRoot } from '../../core/paths.ts';
 import { toolPaths } from './tools.ts';
 import { UsageError } from '../../core/errors.ts';
 import { notFound, onError } from './control-fallbacks.ts';
-import { readSecret, requireToken, secretFile } from './stack-secrets.ts';
+import { readSecret, requireToken, secretFile, type StackSecret } from './stack-secrets.ts';
 import { createToxiproxy } from './toxiproxy.ts';
 import { FaultAgent, edgeFaultRequest, pauseFaultRequest, trackedFaultRequest } from './agent.ts';
 import { z } from 'zod';
@@ -91,7 +91,7 @@ export class Supervisor {
     this.ports = portsFor(opts.portBase);
     this.files = paths(opts.stateDir);
     this.apiKeys = apiKeys;
-    const secret = (name: 'control-token' | 'redis-password') => {
+    const secret = (name: StackSecret) => {
       const value = readSecret(opts.stateDir, name);
       if (!value) throw new Error(`no ${name} in ${secretFile(opts.stateDir, name)}: the stack is started by \`faultline up\`, which makes one`);
       return value;

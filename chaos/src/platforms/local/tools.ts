@@ -14,6 +14,8 @@ export const toolPaths = {
   k6: join(toolsDir, 'bin', 'k6'),
   /** util-linux: starts k6 with the parent-death signal set. */
   setpriv: '/usr/bin/setpriv',
+  /** coreutils: starts k6 at a niceness of its own, every thread of it (Linux keeps a niceness per thread). */
+  nice: '/usr/bin/nice',
   toxiproxy: join(toolsDir, 'bin', 'toxiproxy-server'),
   jaeger: join(toolsDir, 'bin', 'jaeger'),
   kafkaLib: join(toolsDir, `kafka-${kafkaVersion.version}`, 'lib'),
