@@ -4,11 +4,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads the environment once into a typed, frozen object; a bad setting fails start-up naming the variable. */
 // A bad secret is named and measured, never echoed: start-up errors go to logs that others may read.
 const secretSetting = /PASSWORD|SECRET|TOKEN/;
 const shown = (name: string, value: string | undefined) => (value === undefined ? 'null' : secretSetting.test(name) ? `(hidden, ${value.length} characters)` : JSON.stringify(value));
 
+/** Reads the environment once into a typed, frozen object; a bad setting fails start-up naming the variable. */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
