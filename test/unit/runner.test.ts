@@ -137,8 +137,10 @@ describe('the drill runner', () => {
     expect(seen).toEqual(['injected network-partition', 'removed network-partition']);
     expect(events.map((e) => e.what)).toEqual(['inject network-partition gateway-catalog', 'remove gateway-catalog']);
     const { baseline, fault, recovery } = journal.timings.windows;
-    expect(fault[0] - baseline[0]).toBeGreaterThanOrEqual(100);
-    expect(fault[1] - fault[0]).toBeGreaterThanOrEqual(300);
+    // Less 1 ms: libuv's timers count whole milliseconds of loop time, so a 300 ms wait can measure 299.9 ms on
+    // performance.now(), which the windows use (seen once in CI).
+    expect(fault[0] - baseline[0]).toBeGreaterThanOrEqual(99);
+    expect(fault[1] - fault[0]).toBeGreaterThanOrEqual(299);
     expect(fault[1] - fault[0]).toBeLessThan(450);
     expect(recovery[0]).toBe(fault[1]);
     // Samples every 20 ms, all along: enough to judge each window.
