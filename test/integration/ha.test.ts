@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Journal } from '../../chaos/src/drill/runner.ts';
+import { readSecret } from '../../chaos/src/platforms/local/stack-secrets.ts';
 import { haQueries, promClient } from '../support/dashboards.ts';
 import { cli, pidAlive, repoRoot, type StackStatus } from '../support/shop.ts';
 import { tempDir } from '../support/temp.ts';
@@ -45,7 +46,7 @@ describe('the HA topology', () => {
   }, 120_000);
 
   it("answers only with the stack's password, on every node and Sentinel", async () => {
-    const password = readFileSync(join(env.FAULTLINE_STATE_DIR, 'redis-password'), 'utf8');
+    const password = readSecret(env.FAULTLINE_STATE_DIR, 'redis-password');
     for (const c of status().components.filter((c) => /^(redis|sentinel)-\d$/.test(c.name))) {
       const port = Number(new URL(c.url).port);
       const bare = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 }).on('error', () => undefined);

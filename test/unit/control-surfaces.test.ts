@@ -5,7 +5,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { loopbackRefusal } from '../../chaos/src/core/loopback-guard.ts';
 import { notFound } from '../../chaos/src/platforms/local/control-fallbacks.ts';
-import { controlTokenFile, createControlToken, readControlToken, requireToken } from '../../chaos/src/platforms/local/stack-secrets.ts';
+import { controlTokenFile, createSecret, readControlToken, requireToken } from '../../chaos/src/platforms/local/stack-secrets.ts';
 import { tempDir } from '../support/temp.ts';
 
 describe('loopbackRefusal', () => {
@@ -40,11 +40,11 @@ describe('the control token', () => {
   it('is new for every stack, 0600, and replaces a file left behind with other permissions', () => {
     const dir = tempDir('token-');
     writeFileSync(controlTokenFile(dir), 'old', { mode: 0o644 });
-    const first = createControlToken(dir);
+    const first = createSecret(dir, 'control-token');
     expect(statSync(controlTokenFile(dir)).mode & 0o777).toBe(0o600);
     expect(readControlToken(dir)).toBe(first);
     expect(first).toMatch(/^[\w-]{43}$/);
-    expect(createControlToken(dir)).not.toBe(first);
+    expect(createSecret(dir, 'control-token')).not.toBe(first);
     expect(readControlToken(tempDir('empty-'))).toBeUndefined();
   });
 

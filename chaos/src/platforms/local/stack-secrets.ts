@@ -34,7 +34,6 @@ export function readSecret(stateDir: string, name: StackSecret): string | undefi
   }
 }
 
-export const createControlToken = (stateDir: string) => createSecret(stateDir, 'control-token');
 export const readControlToken = (stateDir: string) => readSecret(stateDir, 'control-token');
 
 export const bearer = (token: string | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
