@@ -50,12 +50,14 @@ describe('bench statistics', () => {
   });
 
   it('flags k6 as the bottleneck on dropped arrivals or CPU', () => {
-    expect(k6Bottleneck({ iterations: 1000, dropped: 0 }, 0.3)).toEqual([]);
-    expect(k6Bottleneck({ iterations: 900, dropped: 100 }, 0.3)).toHaveLength(1);
-    expect(k6Bottleneck({ iterations: 1000, dropped: 0 }, 1.2)).toEqual(['k6 used 1.20 cores']);
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 1000, dropped: 0 }, 0.3)).toEqual([]);
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100 }, 0.3)).toHaveLength(1);
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 1000, dropped: 0 }, 1.2)).toEqual(['k6 used 1.20 cores']);
     // Drops with every VU waiting on an answer are the shop's slowness, not k6's: they count against goodput instead.
-    expect(k6Bottleneck({ iterations: 900, dropped: 100, peakVUs: 50, maxVUs: 50 }, 0.3)).toEqual([]);
-    expect(k6Bottleneck({ iterations: 900, dropped: 100, peakVUs: 30, maxVUs: 50 }, 0.3)).toEqual(['k6 dropped 100 of 1000 arrivals']);
+    // 100/s with answers up to 5 s may hold 500 VUs: with 300, its drops may be the shop's
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100, slowestIterationMs: 5000, maxVUs: 300 }, 0.3)).toEqual([]);
+    // with answers up to 2 s at most 200 are busy: with 300, a drop is k6's own
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100, slowestIterationMs: 2000, maxVUs: 300 }, 0.3)).toEqual(['k6 dropped 100 of 1000 arrivals']);
   });
 
   it('searches capacity by doubling, then bisecting', () => {

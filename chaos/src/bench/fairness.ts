@@ -18,7 +18,10 @@ export async function measureFairness(quiet: BenchTarget, flood: BenchTarget, or
   print(`  quiet client alone at ${opts.quietRps}/s: ${alone.good} good of ${alone.iterations + alone.dropped}, admitted p99 ${alone.admittedP99Ms ?? '-'} ms`);
   await drainLag(orderUrls);
   // The flood starts first and ends last, so that the quiet client's whole step is under it.
-  const flooding = runStep(flood, 'fairness-flood', opts.floodRps, opts.stepS + 2);
+  let floodStarted!: () => void;
+  const started = new Promise<void>((resolve) => (floodStarted = resolve));
+  const flooding = runStep(flood, 'fairness-flood', opts.floodRps, opts.stepS + 2, { started: floodStarted });
+  await Promise.race([started, flooding]); // k6 makes its VUs first, which takes a second or two for a flood's
   await sleep(1000);
   const flooded = await runStep(quiet, 'fairness-quiet-flooded', opts.quietRps, opts.stepS);
   const floodStep = await flooding;

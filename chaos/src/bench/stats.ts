@@ -38,8 +38,8 @@ export interface StepCounts {
   clientErrors: number;
   noResponse: number;
   admittedP99Ms?: number;
-  /** The most VUs k6 had busy at once, and how many it could have. */
-  peakVUs?: number;
+  /** The longest iteration (request and answer), and the VUs k6 had, all made before the load started. */
+  slowestIterationMs?: number;
   maxVUs?: number;
 }
 
@@ -55,12 +55,14 @@ export function withinObjective(c: StepCounts, objectiveMs: number, maxErrorRate
 }
 
 /** k6 was the bottleneck when it dropped arrivals (over 1% of them) or used nearly a whole core. */
-export function k6Bottleneck(c: Pick<StepCounts, 'iterations' | 'dropped' | 'peakVUs' | 'maxVUs'>, k6Cores: number, maxCores = 0.9) {
+export function k6Bottleneck(c: Pick<StepCounts, 'offeredRps' | 'iterations' | 'dropped' | 'slowestIterationMs' | 'maxVUs'>, k6Cores: number, maxCores = 0.9) {
   const reasons: string[] = [];
   const planned = c.iterations + c.dropped;
-  // Drops with every VU busy are the shop's: each VU waits on an answer (as in the collapse), and they count against
-  // goodput. Drops with VUs to spare are k6's own: it could not start iterations on time.
-  const vusToSpare = c.peakVUs === undefined || c.maxVUs === undefined || c.peakVUs < c.maxVUs;
+  // k6 drops an arrival only when no VU is free. At most rate × the slowest iteration's time are busy at once, so if
+  // that is under the VUs it had, it always had VUs to spare and its drops are its own: it could not start
+  // iterations on time. Otherwise the shop may have held every VU waiting on answers (as in the collapse): those
+  // drops are the shop's, and count against goodput.
+  const vusToSpare = c.slowestIterationMs === undefined || c.maxVUs === undefined || (c.offeredRps * c.slowestIterationMs) / 1000 < c.maxVUs;
   if (planned > 0 && c.dropped / planned > 0.01 && vusToSpare) reasons.push(`k6 dropped ${c.dropped} of ${planned} arrivals`);
   if (k6Cores > maxCores) reasons.push(`k6 used ${k6Cores.toFixed(2)} cores`);
   return reasons;

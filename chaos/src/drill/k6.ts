@@ -18,7 +18,7 @@ export interface K6Summary {
 
 /** k6's open-model scenario for a load or flood step: arrivals do not wait for answers. */
 export function scenarioOf(load: LoadSpec) {
-  const common = { executor: load.executor, preAllocatedVUs: Math.ceil(load.maxVUs / 2), maxVUs: load.maxVUs, timeUnit: '1s' };
+  const common = { executor: load.executor, preAllocatedVUs: load.preAllocatedVUs ?? Math.ceil(load.maxVUs / 2), maxVUs: load.maxVUs, timeUnit: '1s' };
   return load.executor === 'constant-arrival-rate'
     ? { ...common, rate: load.rate, duration: `${load.duration}ms` }
     : { ...common, startRate: 0, stages: load.stages!.map((s) => ({ target: s.target, duration: `${s.duration}ms` })) };
@@ -46,6 +46,7 @@ export function k6Api(base: string) {
     const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
     return res?.ok ? ((await res.json()) as T) : undefined;
   };
+  const status = async () => (await get<{ data: { attributes: { status: number } } }>('/v1/status'))?.data.attributes.status;
   const iterations = async () => (await get<{ data: { attributes: { sample: { count?: number } } } }>('/v1/metrics/iterations'))?.data.attributes.sample.count;
   return {
     /** Iterations started over two seconds, once k6 has allocated its VUs and started. */
@@ -67,8 +68,13 @@ export function k6Api(base: string) {
      * k6 lingers after a stop. Undefined when the API does not answer.
      */
     async ended(): Promise<boolean | undefined> {
-      const status = (await get<{ data: { attributes: { status: number } } }>('/v1/status'))?.data.attributes.status;
-      return status === undefined ? undefined : status >= 9;
+      const s = await status();
+      return s === undefined ? undefined : s >= 9;
+    },
+    /** Whether the load has started (k6's execution status 7, running, or later): its VUs are made by then. */
+    async started(): Promise<boolean | undefined> {
+      const s = await status();
+      return s === undefined ? undefined : s >= 7;
     },
     /** Every metric's current values, in --summary-export's shape. */
     async metrics(): Promise<Record<string, Record<string, number>> | undefined> {

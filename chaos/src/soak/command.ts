@@ -18,6 +18,7 @@ import { localPlatform } from '../platforms/local/platform.ts';
 import { down, fetchStatus, status as stackStatus, up } from '../platforms/local/runtime.ts';
 import { diskMb, judgeGrowth, rssMb, type Growth, type Sample } from './memory.ts';
 import { renderSoakReport } from './report.ts';
+import { stopOnInterrupt } from '../core/interrupt.ts';
 
 const leanDrills = ['catalog-outage', 'traffic-flood', 'kitchen-worker-kill', 'kitchen-worker-pause', 'kitchen-kafka-partition'];
 /** The whole catalogue a topology can run: the failover drills need the HA topology's Sentinels and Kafka quorum. */
@@ -99,11 +100,13 @@ export async function runSoak(opts: RuntimeOptions, rawFlags: Record<string, unk
   const flags = checkSoakFlags(rawFlags, opts.stateDir);
   const ours = !(await stackStatus(opts));
   console.log(`▶ soak: ${flags.minutes} min, a drill every ${flags.every} s (seed ${flags.seed}); reports in ${flags.reportDir}`);
-  const status = await up(opts);
+  // A stack the soak started is stopped however the soak ends (a failed drill, Ctrl-C); a running one is left up.
+  const release = stopOnInterrupt(async () => ours && (await down(opts)));
   try {
+    const status = await up(opts);
     return await soak(opts, flags, status.topology);
   } finally {
-    // A stack the soak started is stopped however the soak ends (a failed drill, Ctrl-C); a running one is left up.
+    release();
     if (ours) await down(opts);
   }
 }

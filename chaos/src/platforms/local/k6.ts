@@ -23,7 +23,7 @@ export interface K6Options {
   niceness?: number;
 }
 
-export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun & { pid: number | undefined }> {
+export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun & { pid: number | undefined; started(): Promise<boolean | undefined> }> {
   const script = join(loadScriptsDir, load.script);
   if (!existsSync(script)) throw new Error(`no load script ${load.script} in chaos/load`);
   mkdirSync(opts.dir, { recursive: true });
@@ -48,6 +48,7 @@ export async function startK6(load: LoadSpec, opts: K6Options): Promise<LoadRun 
     pid: child.pid,
     label: `pid ${child.pid}`,
     observedRate: () => api.observedRate(),
+    started: () => api.started(),
     async done() {
       const code = await exited;
       if (!existsSync(summaryFile)) throw new Error(`k6 ${load.script} ended (exit ${code}) without a summary:\n${stderr.trim()}`);
