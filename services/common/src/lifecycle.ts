@@ -13,11 +13,17 @@ export interface ServeOptions {
 }
 
 const drainTimeoutMs = 10_000;
+/**
+ * Connections the kernel holds for a busy event loop to accept. Past it, Linux drops a client's handshake, which it
+ * retries only after a second (TCP's first retransmission timeout): a flood of new connections would slow every
+ * client's. Node's default is 511; the kernel caps it at net.core.somaxconn (4096 since Linux 5.4).
+ */
+export const listenBacklog = 4096;
 
 /** Listens, and shuts down gracefully on SIGTERM or SIGINT: unready, stop accepting, drain, close clients, flush traces. */
 export async function serve(app: Express, { port, host, logger, closers = [], connectionMaxAgeMs = 0 }: ServeOptions): Promise<Server> {
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = app.listen({ port, host, backlog: listenBacklog }, (err?: Error) => (err ? reject(err) : resolve(s)));
     s.once('error', reject);
   });
   server.keepAliveTimeout = 5000;

@@ -3,7 +3,7 @@
 // limit, no admission control, deadline, breaker or retry, no metrics, and run without the telemetry --import, so
 // no tracing). The supervisor never starts it; the normal gateway is main.ts.
 import express from 'express';
-import { baseConfig, callUpstream, env, parseIdempotencyKey, parseOrderRequest, serviceConfig } from '@faultline/common';
+import { baseConfig, callUpstream, env, listenBacklog, parseIdempotencyKey, parseOrderRequest, serviceConfig } from '@faultline/common';
 
 const config = serviceConfig('gateway-bare', baseConfig.extend({ ORDERS_URL: env.url(), ORDERS_TIMEOUT_MS: env.positiveInt(2500) }));
 
@@ -30,6 +30,6 @@ app.post('/api/orders', express.json({ limit: '16kb' }), async (req, res) => {
   }
 });
 
-const server = app.listen(config.PORT, config.HOST);
+const server = app.listen({ port: config.PORT, host: config.HOST, backlog: listenBacklog });
 server.keepAliveTimeout = 65_000;
 process.once('SIGTERM', () => server.close(() => process.exit(0)));
