@@ -168,7 +168,7 @@ describe('gateway: admission control', () => {
     console.info(`admission: ${served.length} served (slowest ${slowest} ms), ${shed.length} shed`);
   });
 
-  it("holds one client to its share of the places: a burst from it gets 429 over_client_share, and another client's requests are still served", async () => {
+  it("holds the anonymous client (no quota of its own) to its share of the places: a burst from it gets 429 over_client_share, and another client's requests are still served", async () => {
     // Catalog slowed again, so that the burst's requests hold their places.
     await toxiproxy.addToxic('gateway-catalog', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
     const shareBefore = await scrape(gateway, 'requests_shed_total', { reason: 'client_share' });
@@ -182,6 +182,22 @@ describe('gateway: admission control', () => {
     expect(flooded.filter((r) => r.status === 503)).toEqual([]); // the shared places were never all taken
     expect(quiet.map((r) => r.status)).toEqual(Array(6).fill(200));
     expect(await scrape(gateway, 'requests_shed_total', { reason: 'client_share' })).toBe(shareBefore + refused.length);
+  });
+
+  it('holds a key to its share only while it sends over its rate limit: within its quota it may hold more', async () => {
+    // 16 places, 8 a client held to its share; the keys' quota is 50/s with bursts of 50.
+    await toxiproxy.addToxic('gateway-catalog', { name: 'slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
+    const shareBefore = await scrape(gateway, 'requests_shed_total', { reason: 'client_share' });
+    const within = await Promise.all(Array.from({ length: 12 }, () => shop.menu(stack.apiKeys.local))); // a burst within its quota
+    expect(within.map((r) => r.status)).toEqual(Array(12).fill(200));
+    expect(await scrape(gateway, 'requests_shed_total', { reason: 'client_share' })).toBe(shareBefore);
+    await sleep(1100); // its bucket of arrivals full again
+    // 80 at once from one key: past the 50 its quota allows, it is held to its share.
+    const flood = await Promise.all(Array.from({ length: 80 }, () => shop.menu(stack.apiKeys.load)));
+    const overShare = flood.filter((r) => r.status === 429);
+    expect(overShare.length).toBeGreaterThan(0);
+    expect(overShare.every((r) => r.body.error.code === 'over_client_share')).toBe(true);
+    expect(await scrape(gateway, 'requests_shed_total', { reason: 'client_share' })).toBe(shareBefore + overShare.length);
   });
 });
 

@@ -119,7 +119,7 @@ function run(goodput10: number, p99half: number, p99ten: number, kept: number, o
     invalidReasons: [],
     capacity: { capacityRps: 100, objectiveMs: 1500, steps: [], valid: true, invalidReasons: [] },
     overload: { on: { resilience: 'on', steps: [stepResult('h', 0.5, { admittedP99Ms: p99half }), stepResult('t', 10, { goodputFraction: goodput10, admittedP99Ms: p99ten })] } },
-    fairness: { quietRps: 25, floodRps: 1000, keptFraction: kept, alone: stepResult('a', 0), flooded: stepResult('f', 0), flood: stepResult('x', 0) },
+    fairness: { quietRps: 25, floodRps: 1000, keptFraction: kept, alone: stepResult('a', 0), flooded: stepResult('f', 0), flood: stepResult('x', 0), refusals: { quietByStatus: { '201': 10 }, quietRateLimited: 0, gatewayShed: { client_share: 5, overload: 0, deadline: 0 }, ordersShed: { kitchen_lag: 0, deadline: 0 } } },
     notes: [],
     ...over,
   };

@@ -5,7 +5,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createLogger, finishApp, type Dependency, wouldRefuseKey } from '@faultline/common';
-import { rateLimit } from '../../services/gateway/src/rate-limit.ts';
+import { arrivalBucket, rateLimit } from '../../services/gateway/src/rate-limit.ts';
 
 describe('gateway rate limiter', () => {
   it('refuses a key the shared bucket refused without asking Redis until its next token is due, then lets one request a token interval ask', async () => {
@@ -57,6 +57,26 @@ describe('gateway rate limiter', () => {
     } finally {
       Date.now = realNow;
       server.close();
+    }
+  });
+
+  it('meters arrivals per client with a bucket of its quota, so a flood is seen however its requests are refused', () => {
+    let now = 5_000_000;
+    const arrivals = arrivalBucket(10, 20, () => now);
+    expect(arrivals.over('flood')).toBe(false); // never seen
+    for (let i = 0; i < 19; i++) arrivals.count('flood');
+    expect(arrivals.over('flood')).toBe(false); // within its burst of 20
+    arrivals.count('flood');
+    expect(arrivals.over('flood')).toBe(true); // the burst spent
+    now += 50; // half a token at 10/s
+    expect(arrivals.over('flood')).toBe(true);
+    now += 60;
+    expect(arrivals.over('flood')).toBe(false); // a token again
+    // A client at half its rate stays within it even when its arrivals come bunched after a stall.
+    for (let second = 0; second < 10; second++) {
+      now += second === 5 ? 3000 : 1000;
+      for (let i = 0; i < (second === 5 ? 15 : 5); i++) arrivals.count('quiet'); // 3 s of arrivals at once, then 5 a second
+      expect(arrivals.over('quiet')).toBe(false);
     }
   });
 });

@@ -333,4 +333,26 @@ describe('admission control', () => {
       w.close();
     }
   });
+
+  it('holds only capped clients to their share: a client within its quota may use the places a flooding one cannot', async () => {
+    // 4 places, 2 a client; only the flood is capped (the gateway: its key is over its rate limit).
+    const w = await heldWork({ concurrency: 3, queue: 1, perClient: { of: byClient, share: 0.5, capped: (client) => client === 'flood' } });
+    try {
+      const quiet = Array.from({ length: 3 }, () => w.send('quiet'));
+      await vi.waitFor(() => expect(w.ran).toEqual(['quiet', 'quiet', 'quiet'])); // past its 2 places: not capped
+      const flood = [w.send('flood'), w.send('flood')];
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(true);
+      const refused = await w.send('flood'); // its third place: over its share
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('over_client_share');
+      w.releaseAll();
+      await vi.waitFor(() => expect(w.ran.length).toBe(5));
+      w.releaseAll();
+      expect((await Promise.all([...quiet, ...flood])).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'client_share' })).toBe(1);
+    } finally {
+      w.close();
+    }
+  });
 });

@@ -215,7 +215,7 @@ async function runOnce(base: RuntimeOptions, flags: Flags, log: Log, opts: { pro
       log(`phase 5/6: fairness, with the shop's own per-key quota and per-client share: the \`local\` client at half its quota, alone, then while \`load\` offers 10×C${opts.profile ? ' (the gateway CPU-profiled)' : ''}`);
       await warmUp(shop.target, shop.orderUrls, log);
       const quota = Number(base.settings.gateway?.RATE_LIMIT_RPS ?? 50);
-      result.fairness = await measureFairness({ ...shop.target, apiKey: shop.s.apiKeys.local!, client: 'local' }, shop.target, shop.orderUrls, { quietRps: Math.max(1, Math.round(quota / 2)), floodRps: C * 10, stepS }, log);
+      result.fairness = await measureFairness({ ...shop.target, apiKey: shop.s.apiKeys.local!, client: 'local' }, shop.target, { gateway: shop.gatewayReplica, orders: shop.orderUrls }, { quietRps: Math.max(1, Math.round(quota / 2)), floodRps: C * 10, stepS }, log);
       await down(base, quiet);
       if (opts.profile) result.gatewayProfile = gatewayProfileOf(profileDir, result.fairness.flood);
       const off = await bring('off', raised);

@@ -1,6 +1,6 @@
 // Fairness under overload: a well-behaved client at half its quota, first alone, then while another key offers 10×C,
 // on a stack with the shop's own per-key quota and per-client admission share (not the raised limits of phases 1–4).
-import { drainLag, runStep, sleep, type BenchTarget, type StepResult } from './step.ts';
+import { drainLag, runStep, scrape, sleep, type BenchTarget, type StepResult } from './step.ts';
 
 export interface FairnessResult {
   quietRps: number;
@@ -10,13 +10,40 @@ export interface FairnessResult {
   flood: StepResult;
   /** The quiet client's goodput during the flood over its goodput alone. */
   keptFraction: number;
+  /** What the shop did while the quiet client was flooded, from its own counters: why anyone was refused. */
+  refusals: Refusals;
 }
 
-export async function measureFairness(quiet: BenchTarget, flood: BenchTarget, orderUrls: string[], opts: { quietRps: number; floodRps: number; stepS: number }, print: (l: string) => void): Promise<FairnessResult> {
+/** Counter increments over the flooded step. The gateway's per-client answers count only requests past admission. */
+export interface Refusals {
+  /** The quiet client's answers past admission control, by status code. */
+  quietByStatus: Record<string, number>;
+  /** The quiet client's requests its rate limit refused (its shared bucket, or the gateway's memory of it). */
+  quietRateLimited: number;
+  /** Admission control's refusals (every client): the flood past its share, overload, expired deadlines. */
+  gatewayShed: Record<'client_share' | 'overload' | 'deadline', number>;
+  /** Orders' refusals (every client): back pressure from kitchen's lag, expired deadlines. */
+  ordersShed: Record<'kitchen_lag' | 'deadline', number>;
+}
+
+const statuses = ['201', '200', '429', '503', '504', '500'];
+async function readRefusals(gateway: string, orderUrls: string[]): Promise<Refusals> {
+  const sum = async (urls: string[], metric: string, labels: Record<string, string>) => (await Promise.all(urls.map((u) => scrape(u, metric, labels)))).reduce<number>((a, v) => a + (v ?? 0), 0);
+  const quietByStatus = Object.fromEntries(await Promise.all(statuses.map(async (code) => [code, await sum([gateway], 'client_requests_total', { client: 'local', status_code: code })] as const)));
+  const shed = async <K extends string>(urls: string[], reasons: K[]) => Object.fromEntries(await Promise.all(reasons.map(async (reason) => [reason, await sum(urls, 'requests_shed_total', { reason })] as const))) as Record<K, number>;
+  const quietRateLimited = await sum([gateway], 'rate_limit_decisions_total', { client: 'local', decision: 'limited' });
+  return { quietByStatus, quietRateLimited, gatewayShed: await shed([gateway], ['client_share', 'overload', 'deadline']), ordersShed: await shed(orderUrls, ['kitchen_lag', 'deadline']) };
+}
+export const listed = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+const minus = <T extends Record<string, number>>(after: T, before: T) => Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0)) as T;
+
+export async function measureFairness(quiet: BenchTarget, flood: BenchTarget, urls: { gateway: string; orders: string[] }, opts: { quietRps: number; floodRps: number; stepS: number }, print: (l: string) => void): Promise<FairnessResult> {
+  const orderUrls = urls.orders;
   await drainLag(orderUrls);
   const alone = await runStep(quiet, 'fairness-quiet-alone', opts.quietRps, opts.stepS);
   print(`  quiet client alone at ${opts.quietRps}/s: ${alone.good} good of ${alone.iterations + alone.dropped}, admitted p99 ${alone.admittedP99Ms ?? '-'} ms`);
   await drainLag(orderUrls);
+  const before = await readRefusals(urls.gateway, orderUrls);
   // The flood starts first and ends last, so that the quiet client's whole step is under it.
   let floodStarted!: () => void;
   const started = new Promise<void>((resolve) => (floodStarted = resolve));
@@ -25,7 +52,10 @@ export async function measureFairness(quiet: BenchTarget, flood: BenchTarget, or
   await sleep(1000);
   const flooded = await runStep(quiet, 'fairness-quiet-flooded', opts.quietRps, opts.stepS);
   const floodStep = await flooding;
+  const after = await readRefusals(urls.gateway, orderUrls);
+  const refusals: Refusals = { quietByStatus: minus(after.quietByStatus, before.quietByStatus), quietRateLimited: after.quietRateLimited - before.quietRateLimited, gatewayShed: minus(after.gatewayShed, before.gatewayShed), ordersShed: minus(after.ordersShed, before.ordersShed) };
   const keptFraction = alone.good > 0 ? Math.round((flooded.good / alone.good) * 1000) / 1000 : 0;
   print(`  quiet client under a ${opts.floodRps}/s flood from another key: ${flooded.good} good (${(keptFraction * 100).toFixed(1)}% of alone), 429 ${flooded.limited}, 503 ${flooded.shed}; the flood: ${floodStep.ok} served, 429 ${floodStep.limited}, 503 ${floodStep.shed}, k6 dropped ${floodStep.dropped}`);
-  return { quietRps: opts.quietRps, floodRps: opts.floodRps, alone, flooded, flood: floodStep, keptFraction };
+  print(`  during the flood: the quiet client's answers past admission: ${listed(refusals.quietByStatus)}, refused by its rate limit ${refusals.quietRateLimited}; admission refused ${listed(refusals.gatewayShed)}; orders refused ${listed(refusals.ordersShed)}`);
+  return { quietRps: opts.quietRps, floodRps: opts.floodRps, alone, flooded, flood: floodStep, keptFraction, refusals };
 }

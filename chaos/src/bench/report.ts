@@ -3,6 +3,7 @@
 // inline-SVG chart helper, so the page is self-contained like the drill report.
 import { esc, lineChartSvg, type Series } from '../drill/report.ts';
 import type { BenchReport, BenchResult } from './command.ts';
+import { listed } from './fairness.ts';
 
 const pct = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 
@@ -70,7 +71,7 @@ ${latency}
 <table><tr><th>resilience</th><th>offered</th><th>goodput</th><th>·C</th><th>admitted p99 ms</th><th>2xx</th><th>503</th><th>other 5xx</th><th>no answer</th><th>k6 dropped</th><th>k6 cores</th></tr>${stepRows.join('')}</table>
 <p>CPU of a refused (503) request relative to a served one, resilience on: ${r.overload.on?.refusedCpuRatio ?? '—'}. With resilience off nothing is refused: requests time out instead, so there is no such ratio.</p>
 <h2>Fairness</h2>
-${fair ? `<p>The <code>local</code> client at ${fair.quietRps}/s (half its quota), alone and then while <code>load</code> offered ${fair.floodRps}/s: it kept <b>${pct(fair.keptFraction)}</b> of its goodput (${fair.flooded.good} of ${fair.alone.good} good orders; 429 ${fair.flooded.limited}, 503 ${fair.flooded.shed}). The flood: ${fair.flood.ok} served, 429 ${fair.flood.limited}, 503 ${fair.flood.shed}.</p>` : '<p>not measured</p>'}
+${fair ? `<p>The <code>local</code> client at ${fair.quietRps}/s (half its quota), alone and then while <code>load</code> offered ${fair.floodRps}/s: it kept <b>${pct(fair.keptFraction)}</b> of its goodput (${fair.flooded.good} of ${fair.alone.good} good orders; 429 ${fair.flooded.limited}, 503 ${fair.flooded.shed}). The flood: ${fair.flood.ok} served, 429 ${fair.flood.limited}, 503 ${fair.flood.shed}. During the flood, from the shop's counters: the quiet client's answers past admission control ${esc(listed(fair.refusals.quietByStatus))}, and ${fair.refusals.quietRateLimited} refused by its rate limit; admission control refused ${esc(listed(fair.refusals.gatewayShed))} (every client); orders refused ${esc(listed(fair.refusals.ordersShed))}.</p>` : '<p>not measured</p>'}
 <h2>CPU per order at 1×C, by service (ms)</h2>
 <table><tr>${Object.keys(r.overload.on?.cpuPerOrderMs ?? {}).map((k) => `<th>${esc(k)}</th>`).join('')}</tr><tr>${Object.values(r.overload.on?.cpuPerOrderMs ?? {}).map((v) => `<td>${v}</td>`).join('')}</tr></table>
 ${prof ? `<h2>Where the gateway's CPU went while one key flooded at 10×C (${esc(prof.step)}, ${prof.sampledMs} ms sampled)</h2><table><tr><th>package</th><th>self ms</th><th>share</th></tr>${shareRows(prof.byPackage)}</table><table><tr><th>function</th><th>self ms</th><th>share</th></tr>${shareRows(prof.topFunctions)}</table>` : ''}

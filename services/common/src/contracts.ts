@@ -72,7 +72,7 @@ export const errorCodes = {
   unknown_sku: [422, 'an item names a sku that is not on the menu'],
   idempotency_key_reused: [422, 'the Idempotency-Key was used before with a different body'],
   rate_limited: [429, "the API key has used up its request rate; retry after the given delay"],
-  over_client_share: [429, "the API key already holds its share of the gateway's request places (in progress and waiting); retry after the given delay"],
+  over_client_share: [429, "the API key, sending over its rate limit (or no key), already holds its share of the gateway's request places (in progress and waiting); retry after the given delay"],
   dependency_unavailable: [503, 'a dependency of the shop is unavailable, or its circuit breaker is open; retry after the given delay'],
   overloaded: [503, 'the gateway is at its concurrency limit and its queue is full; retry after the given delay'],
   deadline_exceeded: [503, "the request's deadline passed before the work could start; it was dropped"],

@@ -55,8 +55,8 @@ export interface RateLimitOptions {
  * The cost: a key refused in the last burst/rate seconds is held to its steady rate, without its burst. `perKey` asks
  * the shared bucket.
  */
-export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): { early: RequestHandler; perKey: RequestHandler } {
-  if (!enabled) return { early: (_req, _res, next) => next(), perKey: (_req, _res, next) => next() };
+export function rateLimit({ redis, dependency, registry, enabled, rps, burst, clientOf }: RateLimitOptions): { early: RequestHandler; perKey: RequestHandler; overLimit: (client: string) => boolean } {
+  if (!enabled) return { early: (_req, _res, next) => next(), perKey: (_req, _res, next) => next(), overLimit: () => false };
   redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeTokenScript });
   const takeToken = (redis as unknown as { takeToken: TakeToken }).takeToken.bind(redis);
   const decisions = new Counter({
@@ -100,8 +100,10 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
     decisions.inc({ client, decision: 'limited' });
     next(limited(client, nextTokenAt - now));
   };
+  const arrivals = arrivalBucket(rps, burst);
   const early: RequestHandler = (req, res, next) => {
     const client = clientOf(req.headers);
+    if (client !== undefined) arrivals.count(client);
     if (client !== undefined && emptyNow(client, true)) return refuseEmpty(client, req, res, next);
     next();
   };
@@ -133,5 +135,39 @@ export function rateLimit({ redis, dependency, registry, enabled, rps, burst, cl
         ),
       );
   };
-  return { early, perKey };
+  /**
+   * The key sends over its rate: its arrivals at this replica would have emptied a bucket of its quota. Judged from
+   * arrivals, not from the shared bucket: when admission control refuses a flood before it reaches the shared bucket,
+   * that bucket never sees it.
+   */
+  const overLimit = (client: string) => arrivals.over(client);
+  return { early, perKey, overLimit };
+}
+
+/**
+ * A token bucket per client over its arrivals, with the quota's rate and burst: a client whose arrivals would empty
+ * it sends over its rate, however its requests are then refused. Hand-written: read on every request before any work,
+ * where a limiter library allocates a promise per request. Clients are the API's: bounded.
+ */
+export function arrivalBucket(rps: number, burst: number, now: () => number = Date.now) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const refilled = (client: string) => {
+    const t = now();
+    let b = buckets.get(client);
+    if (!b) buckets.set(client, (b = { tokens: burst, at: t }));
+    b.tokens = Math.min(burst, b.tokens + ((t - b.at) * rps) / 1000);
+    b.at = t;
+    return b;
+  };
+  return {
+    /** Counts an arrival: it takes a token, if there is one. */
+    count(client: string) {
+      const b = refilled(client);
+      b.tokens = Math.max(0, b.tokens - 1);
+    },
+    /** Its arrivals emptied the bucket: fewer than one token is left. */
+    over(client: string) {
+      return buckets.has(client) && refilled(client).tokens < 1;
+    },
+  };
 }

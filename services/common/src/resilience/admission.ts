@@ -23,9 +23,11 @@ export interface AdmissionOptions {
   /**
    * Who sent a request, read before any work (the gateway: the API key's client, or "anonymous"), and the share of
    * the most places (concurrency + queue) one client may hold at once, in progress or queued. A client past its
-   * share is refused with 429. Unset: one queue for all, no share.
+   * share is refused with 429. `capped` says which clients the share holds now (unset: all); the gateway holds a
+   * client to it while its key sends over its rate limit, so that a client within its quota may use the places a
+   * flooding one cannot. Unset: one queue for all, no share.
    */
-  perClient?: { of: (headers: IncomingHttpHeaders) => string; share: number };
+  perClient?: { of: (headers: IncomingHttpHeaders) => string; share: number; capped?: (client: string) => boolean };
 }
 
 /**
@@ -65,7 +67,7 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   const clientOf = perClient?.of ?? (() => 'all');
   // Of the most places there can be: the fair queue shares the places there are now.
   const clientPlaces = Math.max(1, Math.floor((concurrency + queue) * (perClient?.share ?? 1)));
-  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= clientPlaces;
+  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= clientPlaces && (perClient.capped?.(client) ?? true);
   const full = () => active >= slots() && queued >= queuePlaces();
   /** The waiting client holding the most places, if it holds more than `client` would with one more. */
   const victimFor = (client: string) => {
