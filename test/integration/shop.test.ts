@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -17,6 +18,16 @@ afterAll(async () => {
 const ledgerSize = async () => ({ accepted: await redis.zcard('ledger:accepted'), orders: (await redis.keys('order:*')).length });
 
 describe('the order path', () => {
+  it('has every replica listening with a backlog of 4096, so a flood of new connections is not dropped at 511', () => {
+    const replicas = stack.components.filter((c) => c.service !== undefined && c.url);
+    expect(replicas.length).toBeGreaterThan(4);
+    for (const c of replicas) {
+      // A listening socket's Send-Q is its backlog.
+      const line = execFileSync('ss', ['-Hltn', `sport = :${new URL(c.url!).port}`], { encoding: 'utf8' }).trim();
+      expect(line.split(/\s+/)[2], c.name).toBe('4096');
+    }
+  });
+
   it('serves the menu from catalog', async () => {
     const res = await shop.menu();
     expect(res.status).toBe(200);

@@ -334,6 +334,26 @@ describe('admission control', () => {
     }
   });
 
+  it('serves a capped client last: a freed slot goes to a client within its quota first, and the capped one gives way in a full queue', async () => {
+    const w = await heldWork({ concurrency: 1, queue: 2, perClient: { of: byClient, share: 1, capped: (client) => client === 'flood' } });
+    try {
+      const flood = [w.send('flood'), w.send('flood'), w.send('flood')]; // one runs, two wait: the queue is full
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      const quiet = w.send('quiet'); // full: the flood's newest waiter gives way, though both would hold the same
+      expect((await flood[2]!).status).toBe(503);
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      w.release(); // the freed slot goes to the quiet client, though the flood waited longer and holds no more
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'quiet']));
+      w.releaseAll();
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'quiet', 'flood']));
+      w.releaseAll();
+      expect((await quiet).status).toBe(200);
+      expect((await Promise.all(flood.slice(0, 2))).map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      w.close();
+    }
+  });
+
   it('holds only capped clients to their share: a client within its quota may use the places a flooding one cannot', async () => {
     // 4 places, 2 a client; only the flood is capped (the gateway: its key is over its rate limit).
     const w = await heldWork({ concurrency: 3, queue: 1, perClient: { of: byClient, share: 0.5, capped: (client) => client === 'flood' } });

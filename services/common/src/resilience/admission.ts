@@ -69,11 +69,17 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   const clientPlaces = Math.max(1, Math.floor((concurrency + queue) * (perClient?.share ?? 1)));
   const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= clientPlaces && (perClient.capped?.(client) ?? true);
   const full = () => active >= slots() && queued >= queuePlaces();
-  /** The waiting client holding the most places, if it holds more than `client` would with one more. */
+  // A client held to its share (the gateway: one sending over its rate limit) also comes last: a freed slot goes to it
+  // only when no other client waits, and its waiters are the first to give way (the SRE book's lower criticality).
+  const last = (client: string) => perClient?.capped?.(client) ?? false;
+  /** Whether a is served before b: a client that comes last after every other, then the one holding fewer places. */
+  const before = (a: string, b: string) => (last(a) !== last(b) ? !last(a) : held.get(a)! < held.get(b)!);
+  /** The waiting client that gives way to `client`: one that comes last when `client` does not, else the one holding the most, if it holds more than `client` would with one more. */
   const victimFor = (client: string) => {
     let victim: string | undefined;
-    for (const c of queues.keys()) if (victim === undefined || held.get(c)! > held.get(victim)!) victim = c;
-    return victim !== undefined && victim !== client && held.get(victim)! > (held.get(client) ?? 0) + 1 ? victim : undefined;
+    for (const c of queues.keys()) if (victim === undefined || before(victim, c)) victim = c;
+    if (victim === undefined || victim === client) return undefined;
+    return (last(victim) && !last(client)) || (last(victim) === last(client) && held.get(victim)! > (held.get(client) ?? 0) + 1) ? victim : undefined;
   };
   /** Under its fair share of the places there are now (split among the clients holding any, itself included). */
   const underFairShare = (client: string) => {
@@ -95,7 +101,7 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   const startNext = () => {
     while (active < slots() && queued > 0) {
       let first: string | undefined;
-      for (const c of queues.keys()) if (first === undefined || held.get(c)! < held.get(first)!) first = c;
+      for (const c of queues.keys()) if (first === undefined || before(c, first)) first = c;
       const waiter = queues.get(first!)![0]!;
       dequeue(first!, waiter);
       waiter.start();
