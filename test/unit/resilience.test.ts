@@ -375,4 +375,29 @@ describe('admission control', () => {
       w.close();
     }
   });
+
+  it("does not split a client within its quota's fair share with a capped one: it waits for the capped client's places", async () => {
+    // 4 places; the flood is capped at its 2 and holds both slots.
+    const w = await heldWork({ concurrency: 2, queue: 2, perClient: { of: byClient, share: 0.5, capped: (client) => client === 'flood' } });
+    try {
+      const flood = [w.send('flood'), w.send('flood')];
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'flood']));
+      const quiet = [w.send('quiet'), w.send('quiet')]; // the queue is full now
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      // Split with the flood, its fair share would be 2 of 4 places; the flood does not count, so it may hold all 4.
+      quiet.push(w.send('quiet'), w.send('quiet'));
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(4));
+      const refused = await w.send('quiet'); // a fifth: past every place there is
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('overloaded');
+      w.releaseAll();
+      await vi.waitFor(() => expect(w.ran).toEqual(['flood', 'flood', 'quiet', 'quiet']));
+      w.releaseAll();
+      await vi.waitFor(() => expect(w.ran.length).toBe(6));
+      w.releaseAll();
+      expect((await Promise.all([...flood, ...quiet])).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    } finally {
+      w.close();
+    }
+  });
 });

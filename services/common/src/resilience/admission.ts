@@ -35,7 +35,8 @@ export interface AdmissionOptions {
  * a bounded queue, and 503 overloaded for the rest. Fair between clients, so that a quiet client waits for one slot,
  * not behind a flood: a freed slot goes to the waiting client holding the fewest places (in progress and queued); when
  * the queue is full a newcomer takes the place of the newest waiter of the client holding the most; and a client under
- * its fair share of the places (split among the clients holding any) is not refused for a full queue. A request
+ * its fair share of the places (split among the clients holding any, not counting capped ones for an uncapped client)
+ * is not refused for a full queue. A request
  * whose deadline passed while it waited is dropped. A refusal allocates nothing: its errors are made once.
  */
 export function admissionControl({ registry, enabled, concurrency, limit = 'fixed', minConcurrency = 1, queue, perClient }: AdmissionOptions): RequestHandler {
@@ -82,10 +83,15 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
     if (last(victim) !== last(client)) return last(victim) ? victim : undefined;
     return held.get(victim)! > (held.get(client) ?? 0) + 1 ? victim : undefined;
   };
-  /** Under its fair share of the places there are now (split among the clients holding any, itself included). */
+  /**
+   * Under its fair share of the places there are now, split among the clients holding any, itself included. A client
+   * held to its share does not split a client within its quota's: that one waits for the capped client's places.
+   */
   const underFairShare = (client: string) => {
     const holding = held.get(client) ?? 0;
-    return holding < Math.ceil((slots() + queuePlaces()) / (held.size + (holding === 0 ? 1 : 0)));
+    let sharers = holding === 0 ? 1 : 0;
+    for (const c of held.keys()) if (last(client) || !last(c)) sharers++;
+    return holding < Math.ceil((slots() + queuePlaces()) / sharers);
   };
   const refused = (client: string) => overShare(client) || (full() && victimFor(client) === undefined && !underFairShare(client));
   addRefusalProbe((headers) => refused(clientOf(headers)));
