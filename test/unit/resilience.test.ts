@@ -354,20 +354,25 @@ describe('admission control', () => {
     }
   });
 
-  it('holds only capped clients to their share: a client within its quota may use the places a flooding one cannot', async () => {
-    // 4 places, 2 a client; only the flood is capped (the gateway: its key is over its rate limit).
+  it('holds only capped clients to their share, of the places clients within their quota leave: those may use the places a flooding one cannot', async () => {
+    // 4 places, half of them a capped client's when no one else holds any; only the flood is capped (the gateway: its
+    // key is over its rate limit).
     const w = await heldWork({ concurrency: 3, queue: 1, perClient: { of: byClient, share: 0.5, capped: (client) => client === 'flood' } });
     try {
       const quiet = Array.from({ length: 3 }, () => w.send('quiet'));
-      await vi.waitFor(() => expect(w.ran).toEqual(['quiet', 'quiet', 'quiet'])); // past its 2 places: not capped
-      const flood = [w.send('flood'), w.send('flood')];
-      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(2));
+      await vi.waitFor(() => expect(w.ran).toEqual(['quiet', 'quiet', 'quiet'])); // past 2 places: not capped
+      const flood = [w.send('flood')]; // the one place the quiet client leaves: the flood may hold one, at least
+      await vi.waitFor(async () => expect(await metric(w.registry, 'admission_queue_requests')).toBe(1));
       expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(true);
-      const refused = await w.send('flood'); // its third place: over its share
+      const refused = await w.send('flood'); // a second: over its share of what the quiet client leaves
       expect(refused.status).toBe(429);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('over_client_share');
       w.releaseAll();
+      await vi.waitFor(() => expect(w.ran.length).toBe(4));
+      expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(false); // the quiet client left: half of all 4 places
+      flood.push(w.send('flood'));
       await vi.waitFor(() => expect(w.ran.length).toBe(5));
+      expect(w.wouldRefuse({ 'x-client': 'flood' })).toBe(true);
       w.releaseAll();
       expect((await Promise.all([...quiet, ...flood])).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
       expect(await metric(w.registry, 'requests_shed_total', { reason: 'client_share' })).toBe(1);

@@ -22,10 +22,10 @@ export interface AdmissionOptions {
   queue: number;
   /**
    * Who sent a request, read before any work (the gateway: the API key's client, or "anonymous"), and the share of
-   * the most places (concurrency + queue) one client may hold at once, in progress or queued. A client past its
-   * share is refused with 429. `capped` says which clients the share holds now (unset: all); the gateway holds a
-   * client to it while its key sends over its rate limit, so that a client within its quota may use the places a
-   * flooding one cannot. Unset: one queue for all, no share.
+   * the places (concurrency + queue) one client may hold at once, in progress or queued, of those the clients not
+   * held to it leave. A client past its share is refused with 429. `capped` says which clients the share holds now
+   * (unset: all); the gateway holds a client to it while its key sends over its rate limit, so that a client within
+   * its quota may use the places a flooding one cannot. Unset: one queue for all, no share.
    */
   perClient?: { of: (headers: IncomingHttpHeaders) => string; share: number; capped?: (client: string) => boolean };
 }
@@ -67,8 +67,15 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   new Gauge({ name: 'admission_concurrency_limit', help: 'Requests admission control lets be worked on at once now (adaptive: follows latency).', registers: [registry], collect() { this.set(slots()); } });
   const clientOf = perClient?.of ?? (() => 'all');
   // Of the most places there can be: the fair queue shares the places there are now.
-  const clientPlaces = Math.max(1, Math.floor((concurrency + queue) * (perClient?.share ?? 1)));
-  const overShare = (client: string) => perClient !== undefined && (held.get(client) ?? 0) >= clientPlaces && (perClient.capped?.(client) ?? true);
+  const places = concurrency + queue;
+  // A capped client's share is of the places the clients within their quota leave: the more places those hold (their
+  // answers slow down as the machine fills), the fewer a flooding client may hold, down to one.
+  const overShare = (client: string) => {
+    if (perClient === undefined || !(perClient.capped?.(client) ?? true)) return false;
+    let left = places;
+    if (perClient.capped) for (const [c, n] of held) if (!perClient.capped(c)) left -= n;
+    return (held.get(client) ?? 0) >= Math.max(1, Math.floor(left * perClient.share));
+  };
   const full = () => active >= slots() && queued >= queuePlaces();
   // A client held to its share (the gateway: one sending over its rate limit) also comes last: a freed slot goes to it
   // only when no other client waits, and its waiters are the first to give way (the SRE book's lower criticality).
@@ -96,7 +103,7 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   const refused = (client: string) => overShare(client) || (full() && victimFor(client) === undefined && !underFairShare(client));
   addRefusalProbe((headers) => refused(clientOf(headers)));
   const overloaded = apiError('overloaded', 'too many requests in progress and waiting', { retryAfterSeconds: 1 });
-  const overClientShare = apiError('over_client_share', `this client already holds its ${clientPlaces} of the ${concurrency + queue} admission places`, { retryAfterSeconds: 1 });
+  const overClientShare = apiError('over_client_share', `this client already holds its share of the ${places} admission places`, { retryAfterSeconds: 1 });
 
   const dequeue = (client: string, waiter: Waiter) => {
     const waiting = queues.get(client)!;
