@@ -43,6 +43,17 @@ describe('service configuration', () => {
     expect(r.stderr).toContain(message);
     expect(r.stdout).not.toContain('bringing a stack up');
   });
+  it.each([
+    [['--rates', '100,fast'], '--rates "fast": a whole number from 1 to 5000'],
+    [['--seconds', '0'], '--seconds "0": a whole number from 1 to 60'],
+    [['--rounds', '11'], '--rounds "11": a whole number from 1 to 10'],
+    [['--rate', '100'], "Unknown option '--rate'"],
+  ])('bench:order-log refuses %j with exit 2 before starting anything', (args, message) => {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/order-log-cost.ts'), ...args], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).not.toContain('bringing a lean stack up');
+  });
   it('bench:topology refuses an unknown option with exit 2 before starting anything', () => {
     const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/topology-cost.ts'), '--topologies', 'ha'], { encoding: 'utf8' });
     expect(r.status).toBe(2);

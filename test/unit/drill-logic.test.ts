@@ -7,6 +7,7 @@ import { chooseReplicas, planFault } from '../../chaos/src/drill/faults/index.ts
 import { edgeNames as localEdges } from '../../chaos/src/core/topology.ts';
 import type { Journal } from '../../chaos/src/drill/journal.ts';
 import { verify, type Sample } from '../../chaos/src/drill/verify.ts';
+import { scenarioOf } from '../../chaos/src/drill/k6.ts';
 
 const kitchens = ['kitchen-0', 'kitchen-1', 'kitchen-2', 'kitchen-3'];
 const podKill = (mode: 'one' | 'all' | 'fixed' | 'fixed-percent', value?: number) => ({ kind: 'pod-kill' as const, selector: { service: 'kitchen' as const }, mode, ...(value ? { value } : {}) });
@@ -129,5 +130,17 @@ describe('JUnit output', () => {
     expect(xml).toContain('tests="2" failures="1" skipped="0"');
     expect(xml).toContain('name="a &lt; b"');
     expect(xml).toContain('<failure message="expected lost = 0; observed lost = &quot;2&quot;"/>');
+  });
+});
+
+describe("k6's scenario", () => {
+  const load = { script: 'orders.js', executor: 'constant-arrival-rate' as const, duration: 10_000, apiKey: 'load' as const };
+  it('makes half of maxVUs up front, and at least one second of the peak rate, so that k6 does not drop arrivals while it makes VUs', () => {
+    expect(scenarioOf({ ...load, rate: 25, maxVUs: 200 }).preAllocatedVUs).toBe(100);
+    expect(scenarioOf({ ...load, rate: 200, maxVUs: 200 }).preAllocatedVUs).toBe(200);
+    expect(scenarioOf({ ...load, rate: 300, maxVUs: 200 }).preAllocatedVUs).toBe(200); // never past maxVUs
+    const ramp = { script: 'flood.js', executor: 'ramping-arrival-rate' as const, apiKey: 'load' as const, maxVUs: 1000, stages: [{ target: 100, duration: 5000 }, { target: 600, duration: 5000 }, { target: 0, duration: 1000 }] };
+    expect(scenarioOf(ramp)).toMatchObject({ preAllocatedVUs: 600, maxVUs: 1000, startRate: 0 });
+    expect(scenarioOf({ ...load, rate: 200, maxVUs: 400, preAllocatedVUs: 50 }).preAllocatedVUs).toBe(50); // as asked
   });
 });

@@ -389,7 +389,7 @@ describe('flood as a k6 Job', () => {
       { name: 'FAULTLINE_GATEWAY', value: 'http://faultline-gateway.faultline.svc:8080' },
       { name: 'FAULTLINE_API_KEY', valueFrom: { secretKeyRef: { name: 'faultline-api-keys', key: 'client.load' } } },
       { name: 'FAULTLINE_RUN', value: 'traffic-flood-flt-0a1b2c3d' },
-      { name: 'FAULTLINE_SCENARIO', value: JSON.stringify({ executor: 'constant-arrival-rate', preAllocatedVUs: 100, maxVUs: 200, timeUnit: '1s', rate: 200, duration: '15000ms' }) },
+      { name: 'FAULTLINE_SCENARIO', value: JSON.stringify({ executor: 'constant-arrival-rate', preAllocatedVUs: 200, maxVUs: 200, timeUnit: '1s', rate: 200, duration: '15000ms' }) },
       { name: 'K6_NO_USAGE_REPORT', value: 'true' },
     ]);
   });

@@ -90,7 +90,7 @@ export interface LoadSpec {
   stages?: Array<{ target: number; duration: number }>;
   duration?: number;
   maxVUs: number;
-  /** VUs made before the load starts (default half of maxVUs); k6 makes the rest one at a time, dropping arrivals meanwhile. */
+  /** VUs made before the load starts (default half of maxVUs, at least one second of the peak rate); k6 makes the rest one at a time, dropping arrivals meanwhile. */
   preAllocatedVUs?: number;
   apiKey: 'local' | 'load';
 }

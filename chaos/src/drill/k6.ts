@@ -16,9 +16,14 @@ export interface K6Summary {
   p99Ms?: number;
 }
 
-/** k6's open-model scenario for a load or flood step: arrivals do not wait for answers. */
+/**
+ * k6's open-model scenario for a load or flood step: arrivals do not wait for answers. k6 makes a VU it lacks one at a
+ * time, dropping arrivals meanwhile, so it makes half of maxVUs up front, and at least one second of the peak rate.
+ */
 export function scenarioOf(load: LoadSpec) {
-  const common = { executor: load.executor, preAllocatedVUs: load.preAllocatedVUs ?? Math.ceil(load.maxVUs / 2), maxVUs: load.maxVUs, timeUnit: '1s' };
+  const peakRate = load.rate ?? Math.max(...load.stages!.map((s) => s.target));
+  const preAllocatedVUs = load.preAllocatedVUs ?? Math.min(load.maxVUs, Math.max(Math.ceil(load.maxVUs / 2), peakRate));
+  const common = { executor: load.executor, preAllocatedVUs, maxVUs: load.maxVUs, timeUnit: '1s' };
   return load.executor === 'constant-arrival-rate'
     ? { ...common, rate: load.rate, duration: `${load.duration}ms` }
     : { ...common, startRate: 0, stages: load.stages!.map((s) => ({ target: s.target, duration: `${s.duration}ms` })) };

@@ -33,6 +33,7 @@ import {
   replicationWait,
 } from '@faultline/common';
 import { watchKitchenBacklog } from './backlog.ts';
+import { groupCommit } from './group-commit.ts';
 import { createOrderService, type Quote } from './orders.ts';
 
 const config = serviceConfig(
@@ -58,6 +59,7 @@ const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, crea
 let producerConnected = false;
 producer.on(producer.events.CONNECT, () => (producerConnected = true));
 producer.on(producer.events.DISCONNECT, () => (producerConnected = false));
+const publishOrder = groupCommit(producer, topics.ordersPlaced);
 const connectProducer = () => producer.connect().catch((err: Error) => logger.warn({ err: err.message }, 'kafka producer connect failed; retrying'));
 void connectProducer();
 setInterval(() => void (!producerConnected && connectProducer()), 2000).unref();
@@ -87,8 +89,8 @@ const orders = createOrderService({
     (await catalog.call((signal) => callUpstream<Quote>('catalog', `${config.CATALOG_URL}/quote`, { method: 'POST', body: request, signal, deadline }), { deadline })).body,
   publish: async (message, deadline) => {
     await orderLog.call(
-      () =>
-        producer.send({ topic: topics.ordersPlaced, acks: -1, messages: [{ key: message.id, value: JSON.stringify(message) }] }).catch((err: Error) => {
+      (signal) =>
+        publishOrder({ key: message.id, value: JSON.stringify(message) }, signal).catch((err: Error) => {
           throw new DependencyFailure('the order log (Kafka)', `refused the order: ${err.message}`, err);
         }),
       { deadline },
