@@ -32,7 +32,8 @@ const promptMs = 1000;
 export async function measureFailover(stack: StackAddress, shop: OrderTarget, trials: number, orderRps: number, print: (l: string) => void): Promise<FailoverResult> {
   const p = portsFor(stack.portBase);
   const platform = supervisorApi(stack);
-  const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { password: readSecret(stack.stateDir, 'redis-password'), maxRetriesPerRequest: 1 });
+  // Its commands' failures are caught where they are read; a connection error (the stack stopping) is not news.
+  const sentinel = new Redis(p.sentinels[0]!, '127.0.0.1', { password: readSecret(stack.stateDir, 'redis-password'), maxRetriesPerRequest: 1 }).on('error', () => undefined);
   const admin = new Kafka({ clientId: 'faultline-bench', brokers: p.kafkaNodes.map((k) => `127.0.0.1:${k.direct}`), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   const primary = async () => ((await sentinel.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster).catch(() => null)) as [string, string] | null)?.[1];
