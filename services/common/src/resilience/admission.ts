@@ -36,8 +36,8 @@ export interface AdmissionOptions {
  * not behind a flood: a freed slot goes to the waiting client holding the fewest places (in progress and queued); when
  * the queue is full a newcomer takes the place of the newest waiter of the client holding the most; and a client under
  * its fair share of the places (split among the clients holding any, not counting capped ones for an uncapped client)
- * is not refused for a full queue. A request
- * whose deadline passed while it waited is dropped. A refusal allocates nothing: its errors are made once.
+ * is not refused for a full queue. A request whose deadline passed while it waited is dropped. A refusal allocates
+ * nothing: its errors are made once.
  */
 export function admissionControl({ registry, enabled, concurrency, limit = 'fixed', minConcurrency = 1, queue, perClient }: AdmissionOptions): RequestHandler {
   const metrics = resilienceMetrics(registry);
