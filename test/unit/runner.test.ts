@@ -225,6 +225,16 @@ describe('the drill runner', () => {
     expect(events.at(-1)!.what).toBe('remove kill marker');
   });
 
+  it('reads the recovery window long enough to judge it when the kill is replaced after the last step', async () => {
+    const { platform } = fakePlatform({ replaceAfterMs: 300 });
+    const verifications = 'verifications:\n  - { name: both kitchens back, probe: kitchens, during: recovery, expect: { reaches: { min: 2 }, within: 1s } }\n  - { name: no breaker after, probe: breaker, during: recovery, expect: { always: { max: 0 } } }\n';
+    const text = drillText('  - fault: { kind: pod-kill, selector: { service: kitchen }, mode: one }\n  - wait: 50ms').replace(/verifications:[\s\S]*$/, verifications);
+    const journal = await runDrill(parseDrill(text), platform, { file: 'f' });
+    expect(journal.verifications.filter((v) => !v.ok)).toEqual([]);
+    const [from, to] = journal.timings.windows.recovery;
+    expect(journal.samples.filter((s) => s.t >= from && s.t <= to).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses a fault kind the platform cannot do before anything runs', async () => {
     const { platform, events } = fakePlatform();
     const text = drillText(`${partition('1s')}\n  - fault: { kind: latency, selector: { service: gateway }, target: { service: orders }, latency: 10ms, duration: 1s }`);

@@ -13,7 +13,7 @@ import type { Platform } from './platform.ts';
 import { probeTolerance } from './probes.ts';
 import { startSampler, type Sampler } from './sampler.ts';
 import { allProbes, type Drill, type Probe } from './schema.ts';
-import { verify, within, type VerificationResult, type Windows } from './verify.ts';
+import { recoveryJudgeable, verify, within, type VerificationResult, type Windows } from './verify.ts';
 
 export type { FaultRecord, Journal, RunHooks } from './journal.ts';
 
@@ -123,16 +123,16 @@ async function run(drill: Drill, platform: Platform, endpoints: Awaited<ReturnTy
     enter('recovery');
     const recoveryFrom = state.lastRecovery ?? methodEnd;
     // The time to recover: the first reading after the last fault ended in which every steady-state probe held.
-    const deadline = Date.now() + drill.steadyState.recoveryTimeout;
+    // Sampling goes on until then, and until the recovery window's verifications can be judged.
+    const deadline = Date.now() + Math.max(drill.steadyState.recoveryTimeout, ...drill.verifications.map((v) => (v.during === 'recovery' ? (v.expect.within ?? 0) : 0)));
     for (;;) {
-      after = await readSteady();
-      if (after.every((r) => r.ok)) {
+      if (timeToRecoverMs === undefined) after = await readSteady();
+      if (timeToRecoverMs === undefined && after.every((r) => r.ok)) {
         const steadyAgain = sampler.samples.find((x) => x.t >= recoveryFrom && drill.steadyState.probes.every((p) => within(x.values[p.name], probeTolerance(p))));
         timeToRecoverMs = Math.max(0, (steadyAgain?.t ?? at()) - recoveryFrom);
-        break;
       }
-      if (Date.now() > deadline) break;
-      await sleep(500);
+      if ((timeToRecoverMs !== undefined && recoveryJudgeable(drill, sampler.samples, recoveryFrom, at())) || Date.now() > deadline) break;
+      await sleep(timeToRecoverMs === undefined ? 500 : drill.sampleEvery);
     }
     hooks.steadyState?.('after', after, timeToRecoverMs);
   }

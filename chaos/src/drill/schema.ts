@@ -85,7 +85,7 @@ const expectation = z
 export const verification = z.strictObject({
   name: z.string().min(1).max(200),
   probe: name.meta({ description: 'a probe from steadyState.probes or probes' }),
-  during: phase.default('whole').meta({ description: 'baseline: before the first fault; fault: from the first injection to the last recovery; recovery: after it' }),
+  during: phase.default('whole').meta({ description: 'baseline: before the first fault; fault: from the first injection to the last recovery; recovery: after it, read until its verifications can be judged (two readings each, a reaches met or its within passed)' }),
   expect: expectation,
 });
 export type Verification = z.infer<typeof verification>;

@@ -50,3 +50,20 @@ export function verify(drill: Drill, samples: Sample[], windows: Windows): Verif
     return { name: v.name, ok: within(change, e.change!), expected: `${where}: change ${show(e.change!)}`, observed: `changed by ${fmt(change)} (${fmt(seen[0]!.v)} → ${fmt(seen.at(-1)!.v)})` };
   });
 }
+
+/**
+ * Whether the recovery window holds enough to judge its verifications: every one has two readings at least, and each
+ * `reaches` has been met or has run out of its `within`. A kill replaced after the method's last step would otherwise
+ * leave a window of a few milliseconds, read by no sample.
+ */
+export function recoveryJudgeable(drill: Drill, samples: Sample[], from: number, now: number): boolean {
+  return drill.verifications
+    .filter((v) => v.during === 'recovery')
+    .every((v) => {
+      const seen = samples.filter((s) => s.t >= from && s.values[v.probe] !== undefined);
+      if (seen.length < 2) return false;
+      const e = v.expect;
+      if (!e.reaches) return true;
+      return seen.some((s) => within(s.values[v.probe], e.reaches!)) || (e.within !== undefined && now - from > e.within);
+    });
+}
