@@ -64,6 +64,18 @@ describe('kitchen stations', () => {
     expect(b.resume).toHaveBeenCalledTimes(1);
   });
 
+  it('lifts the pause of a partition a rebalance took away, so that it is not still paused when it comes back', async () => {
+    const registry = new Registry();
+    const stations = createStations({ stations: 4, retryAfterMs: 60_000, registry, logger, enabled: true });
+    const kept = batchOf(1, [5]);
+    const taken = batchOf(2, [7]);
+    for (const b of [kept, taken]) await stations.eachBatch(b.payload, async () => Promise.reject(new Error('redis unavailable')));
+    stations.forget([1]);
+    expect(taken.resume).toHaveBeenCalledTimes(1);
+    expect(kept.resume).not.toHaveBeenCalled(); // still ours: its retry delay still holds
+    expect((await registry.getSingleMetric('kitchen_paused_partitions')!.get()).values[0]!.value).toBe(1);
+  });
+
   it('with resilience off, neither bounds nor pauses: a failure fails the batch for kafkajs to retry', async () => {
     const stations = createStations({ stations: 1, retryAfterMs: 1000, registry: new Registry(), logger, enabled: false });
     const b = batchOf(0, [1, 2]);

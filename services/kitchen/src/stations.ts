@@ -76,9 +76,13 @@ export function createStations({ stations, retryAfterMs, registry, logger, enabl
       }
       await commitOffsetsIfNecessary();
     },
-    /** After a rebalance, pauses of partitions no longer ours are forgotten. */
+    /**
+     * After a rebalance, pauses of partitions no longer ours are lifted, not just forgotten: kafkajs keeps a pause
+     * across rebalances, so a partition given back to this worker later would otherwise stay paused, its orders never
+     * cooked.
+     */
     forget(assigned: number[]) {
-      for (const partition of paused.keys()) if (!assigned.includes(partition)) paused.delete(partition);
+      for (const partition of paused.keys()) if (!assigned.includes(partition)) resume(partition);
     },
   };
 }
