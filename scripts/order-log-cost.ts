@@ -5,13 +5,13 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { projectRoot } from '../chaos/src/core/paths.ts';
 import { stopOnInterrupt } from '../chaos/src/core/interrupt.ts';
 import { sleep } from '../chaos/src/core/time.ts';
 import { defaultOptions } from '../chaos/src/platforms/local/layout.ts';
 import { down, up } from '../chaos/src/platforms/local/runtime.ts';
-import { groupCommit } from '../services/orders/src/group-commit.ts';
+import { groupCommit, orderLogProducer } from '../services/orders/src/group-commit.ts';
 
 const flags = (() => {
   const refuse = (message: string): never => {
@@ -33,6 +33,7 @@ const flags = (() => {
 })();
 
 const topic = 'bench.order-log';
+const partitions = 6; // as orders.placed
 type Mode = 'one order a request' | 'group commit';
 
 /** Offers `rate` orders a second for the step, each published as soon as it arrives; latencies of those acknowledged. */
@@ -65,17 +66,17 @@ try {
   const kafka = new Kafka({ clientId: 'bench-order-log', brokers: [stack.urls.kafka], logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
   await admin.disconnect();
   const producer = () => {
-    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const p = kafka.producer(orderLogProducer);
     producers.push(p);
     return p;
   };
   const single = producer();
   const grouped = producer();
   await Promise.all([single.connect(), grouped.connect()]);
-  const commit = groupCommit(grouped, topic);
+  const commit = groupCommit(grouped, topic, { partitions: async () => partitions });
   const modes: Record<Mode, (value: string) => Promise<void>> = {
     'one order a request': async (value) => void (await single.send({ topic, acks: -1, messages: [{ key: value, value }] })),
     'group commit': (value) => commit({ key: value, value }),

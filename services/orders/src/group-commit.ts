@@ -1,35 +1,109 @@
-import type { Message, Producer } from 'kafkajs';
+import { Partitioners, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 
 /**
- * Publishes to one topic in group commits: a message goes in the next produce request to leave, and while one is in
- * flight, the messages that come meanwhile wait and then go together. Hand-written: kafkajs makes every send() a
- * request of its own, and its idempotent producer has one request in flight per broker, so concurrent orders would
- * each wait a whole round trip in line. A message whose caller gave up (its signal aborted) before it left is not sent.
+ * The order log's producer: idempotent, so acks come from all in-sync replicas and a retried request is written once.
+ * kafkajs retries a request only briefly (it warns that this may break the idempotence): the group commit's line
+ * sends a failed request again, whole and alone, which keeps it (see below), and a fresh send() is not held by a dead
+ * broker the way kafkajs's own retries of one are.
  */
-export function groupCommit(producer: Pick<Producer, 'send'>, topic: string, maxBatch = 500) {
-  const waiting: Array<{ message: Message; signal?: AbortSignal; settle: (err?: Error) => void }> = [];
-  let sending = false;
-  const drain = async () => {
-    sending = true;
-    while (waiting.length) {
-      const batch: typeof waiting = [];
-      for (const w of waiting.splice(0, maxBatch)) {
-        if (w.signal?.aborted) w.settle(w.signal.reason as Error); // its caller gave up: never written
-        else batch.push(w);
-      }
-      if (!batch.length) continue;
-      try {
-        await producer.send({ topic, acks: -1, messages: batch.map((w) => w.message) });
-        for (const w of batch) w.settle();
-      } catch (err) {
-        for (const w of batch) w.settle(err as Error);
+export const orderLogProducer: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  retry: { initialRetryTime: 100, maxRetryTime: 500, retries: 2 },
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
+export interface GroupCommitOptions {
+  /** How many partitions the topic has, read once (and again after a failure to read it). */
+  partitions: () => Promise<number>;
+  maxBatch?: number;
+  /** The pause before a failed request is sent again. */
+  retryMs?: number;
+  onRetry?: (partition: number, attempt: number, err: Error) => void;
+}
+
+interface Waiter {
+  message: Message;
+  signal?: AbortSignal;
+  settle: (err?: Error) => void;
+  leave: () => void;
+}
+
+/**
+ * Publishes to one topic in group commits, a line per partition: a message goes in its partition's next produce
+ * request, and while one is in flight, the messages that come meanwhile wait and then go together. Hand-written:
+ * kafkajs makes every send() a request of its own, and its idempotent producer has one request in flight per broker,
+ * so concurrent orders would each wait a whole round trip in line.
+ *
+ * A line's request goes to one partition, and a failed one is sent again, the same messages, until it is written, and
+ * only then the next. kafkajs rolls a failed request's sequence numbers back: sending other orders under them would
+ * let the broker, which may have written the first request after all, take them for a duplicate and acknowledge
+ * them unwritten. And a request spanning partitions on several brokers, when one broker dies and another already
+ * answered, is retried by kafkajs without the dead broker's part, yet reported written. Both lost acknowledged orders
+ * in the Kafka leader failover drill. The callers of a failed request are told at once; if it is written later,
+ * those orders were never acknowledged. A message whose caller gave up before its request left leaves the line and is
+ * never sent.
+ */
+export function groupCommit(producer: Pick<Producer, 'send'>, topic: string, { partitions, maxBatch = 500, retryMs = 250, onRetry }: GroupCommitOptions) {
+  const partitioner = Partitioners.DefaultPartitioner();
+  let count: Promise<number> | undefined;
+  const partitionOf = async (message: Message) => {
+    count ??= partitions().catch((err: Error) => {
+      count = undefined;
+      throw err;
+    });
+    const n = await count;
+    // kafkajs's own choice for a keyed message, so the order log is spread as it always was.
+    return partitioner({ topic, message, partitionMetadata: Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 })) });
+  };
+  const lines = new Map<number, { waiting: Waiter[]; sending: boolean }>();
+  const drain = async (partition: number) => {
+    const line = lines.get(partition)!;
+    line.sending = true;
+    while (line.waiting.length) {
+      const batch = line.waiting.splice(0, maxBatch);
+      for (const w of batch) w.signal?.removeEventListener('abort', w.leave);
+      const messages = batch.map((w) => ({ ...w.message, partition }));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await producer.send({ topic, acks: -1, messages });
+          for (const w of batch) w.settle();
+          break;
+        } catch (err) {
+          for (const w of batch) w.settle(err as Error);
+          onRetry?.(partition, attempt, err as Error);
+          await new Promise((r) => setTimeout(r, retryMs));
+        }
       }
     }
-    sending = false;
+    line.sending = false;
   };
-  return (message: Message, signal?: AbortSignal) =>
-    new Promise<void>((resolve, reject) => {
-      waiting.push({ message, signal, settle: (err) => (err ? reject(err) : resolve()) });
-      if (!sending) void drain();
+  return async (message: Message, signal?: AbortSignal) => {
+    const partition = await partitionOf(message);
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason as Error);
+      let line = lines.get(partition);
+      if (!line) lines.set(partition, (line = { waiting: [], sending: false }));
+      const waiting = line.waiting;
+      let settled = false;
+      const waiter: Waiter = {
+        message,
+        signal,
+        settle: (err) => {
+          if (settled) return;
+          settled = true;
+          if (err) reject(err);
+          else resolve();
+        },
+        // Its caller gave up before its request left: out of the line, never written.
+        leave: () => {
+          waiting.splice(waiting.indexOf(waiter), 1);
+          waiter.settle(signal!.reason as Error);
+        },
+      };
+      signal?.addEventListener('abort', waiter.leave, { once: true });
+      waiting.push(waiter);
+      if (!line.sending) void drain(partition);
     });
+  };
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { Partitioners } from 'kafkajs';
 import {
   ApiError,
   DependencyFailure,
@@ -33,7 +32,7 @@ import {
   replicationWait,
 } from '@faultline/common';
 import { watchKitchenBacklog } from './backlog.ts';
-import { groupCommit } from './group-commit.ts';
+import { groupCommit, orderLogProducer } from './group-commit.ts';
 import { createOrderService, type Quote } from './orders.ts';
 
 const config = serviceConfig(
@@ -54,12 +53,23 @@ const logger = createLogger('orders', config.LOG_LEVEL, config.REPLICA);
 const registry = createRegistry('orders', config.REPLICA);
 const redis = createRedis(config, logger);
 const kafka = createKafka(`orders-${config.REPLICA}`, config.KAFKA_BROKERS, logger);
-// Idempotent, so acks come from all in-sync replicas and a retried batch is written once.
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+const producer = kafka.producer(orderLogProducer);
 let producerConnected = false;
 producer.on(producer.events.CONNECT, () => (producerConnected = true));
 producer.on(producer.events.DISCONNECT, () => (producerConnected = false));
-const publishOrder = groupCommit(producer, topics.ordersPlaced);
+const publishOrder = groupCommit(producer, topics.ordersPlaced, {
+  partitions: async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { topics: [placed] } = await admin.fetchTopicMetadata({ topics: [topics.ordersPlaced] });
+      return placed!.partitions.length;
+    } finally {
+      await admin.disconnect();
+    }
+  },
+  onRetry: (partition, attempt, err) => logger.warn({ partition, attempt, err: err.message }, 'order log request failed; sending it again'),
+});
 const connectProducer = () => producer.connect().catch((err: Error) => logger.warn({ err: err.message }, 'kafka producer connect failed; retrying'));
 void connectProducer();
 setInterval(() => void (!producerConnected && connectProducer()), 2000).unref();
