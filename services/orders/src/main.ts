@@ -68,7 +68,8 @@ const publishOrder = groupCommit(producer, topics.ordersPlaced, {
       await admin.disconnect();
     }
   },
-  onRetry: (partition, attempt, err) => logger.warn({ partition, attempt, err: err.message }, 'order log request failed; sending it again'),
+  // The first failure, then every 20th (every 5 s), so that a long outage does not flood the log.
+  onRetry: (partition, attempt, err) => (attempt === 1 || attempt % 20 === 0) && logger.warn({ partition, attempt, err: err.message }, 'order log request failed; sending it again'),
 });
 const connectProducer = () => producer.connect().catch((err: Error) => logger.warn({ err: err.message }, 'kafka producer connect failed; retrying'));
 void connectProducer();
