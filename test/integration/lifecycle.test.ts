@@ -61,7 +61,9 @@ describe('faultline up / status / down', () => {
       const c = status().components.find((x) => x.name === 'catalog-0')!;
       return c.pid !== victim.pid && c.health === 'ready' && c;
     });
-    await sleep(1000);
+    // Twenty answers more at least, however quick the restart was: the ones after it are what show serving again.
+    const atRestart = outcomes.length;
+    await waitFor('20 answers after the restart', async () => outcomes.length >= atRestart + 20 || undefined, 15_000, 50);
     stop = true;
     await traffic;
     everyPid.add(restarted.pid!);
