@@ -1,4 +1,5 @@
-import { Partitioners, type Message, type Producer, type ProducerConfig } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners, type Message, type PartitionMetadata, type Producer, type ProducerConfig } from 'kafkajs';
 
 /**
  * The order log's producer: idempotent, so acks come from all in-sync replicas and a retried request is written once.
@@ -46,15 +47,18 @@ interface Waiter {
  */
 export function groupCommit(producer: Pick<Producer, 'send'>, topic: string, { partitions, maxBatch = 500, retryMs = 250, onRetry }: GroupCommitOptions) {
   const partitioner = Partitioners.DefaultPartitioner();
-  let count: Promise<number> | undefined;
+  // The topic's partitions as kafkajs's partitioner reads them (only their count matters for a keyed message), made once.
+  let metadata: Promise<PartitionMetadata[]> | undefined;
   const partitionOf = async (message: Message) => {
-    count ??= partitions().catch((err: Error) => {
-      count = undefined;
-      throw err;
-    });
-    const n = await count;
+    metadata ??= partitions().then(
+      (n) => Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 })),
+      (err: Error) => {
+        metadata = undefined;
+        throw err;
+      },
+    );
     // kafkajs's own choice for a keyed message, so the order log is spread as it always was.
-    return partitioner({ topic, message, partitionMetadata: Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 })) });
+    return partitioner({ topic, message, partitionMetadata: await metadata });
   };
   const lines = new Map<number, { waiting: Waiter[]; sending: boolean }>();
   const drain = async (partition: number) => {
@@ -72,7 +76,7 @@ export function groupCommit(producer: Pick<Producer, 'send'>, topic: string, { p
         } catch (err) {
           for (const w of batch) w.settle(err as Error);
           onRetry?.(partition, attempt, err as Error);
-          await new Promise((r) => setTimeout(r, retryMs));
+          await sleep(retryMs);
         }
       }
     }
