@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { chaosRoleRules, drillRunnerRules, sortRules, type PolicyRule } from '../../chaos/src/platforms/kubernetes/rbac.ts';
 import { helmEnv, projectRoot, chartToolPaths } from '../../tooling/toolchain.ts';
+import { jaegerBudgetMb, replicaLimitMb } from '../../chaos/src/platforms/local/configs.ts';
 
 const chart = join(projectRoot, 'charts/faultline');
 const scenarios = ['default', ...readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'))];
@@ -383,5 +384,14 @@ describe('images and the kind cluster agree with the chart', () => {
     const mappings = kind.nodes[0].extraPortMappings as Array<{ containerPort: number; listenAddress: string }>;
     expect(mappings.map((m) => m.containerPort).sort()).toEqual([...nodePorts].sort());
     for (const m of mappings) expect(m.listenAddress).toBe('127.0.0.1');
+  });
+});
+
+describe('the soak holds the local runtime to the chart', () => {
+  it("judges a local replica's and Jaeger's memory by the limits the chart gives their pods", () => {
+    const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8'));
+    const mb = (quantity: string) => Number(/^(\d+)Mi$/.exec(quantity)?.[1]);
+    for (const svc of ['gateway', 'catalog', 'orders', 'kitchen']) expect(mb(values.services[svc].resources.limits.memory), svc).toBe(replicaLimitMb);
+    expect(mb(values.jaeger.resources.limits.memory)).toBe(jaegerBudgetMb);
   });
 });

@@ -6,13 +6,19 @@ import { checkSoakFlags, seededRandom, soakCatalogue } from '../../chaos/src/soa
 import { judgeGrowth, type Sample } from '../../chaos/src/soak/memory.ts';
 import { tempDir } from '../support/temp.ts';
 
-/** One sample every 5 s for `seconds`, each process's RSS from its function of time. */
-const run = (seconds: number, procs: Record<string, (t: number) => { mb: number; pid?: number }>): Sample[] =>
-  Array.from({ length: seconds / 5 + 1 }, (_, i) => ({
-    t: i * 5,
-    rss: Object.fromEntries(Object.entries(procs).map(([name, f]) => [name, { pid: 100, ...f(i * 5) }])),
-    diskMb: {},
-  }));
+/** One sample every 5 s for `seconds`, each process's RSS (and JavaScript memory, where given) from its function of time. */
+const run = (seconds: number, procs: Record<string, (t: number) => { mb: number; pid?: number; heapMb?: number }>): Sample[] =>
+  Array.from({ length: seconds / 5 + 1 }, (_, i) => {
+    const now = Object.entries(procs).map(([name, f]) => [name, f(i * 5)] as const);
+    return {
+      t: i * 5,
+      rss: Object.fromEntries(now.map(([name, r]) => [name, { pid: r.pid ?? 100, mb: r.mb }])),
+      heap: Object.fromEntries(now.flatMap(([name, r]) => (r.heapMb === undefined ? [] : [[name, { pid: r.pid ?? 100, mb: r.heapMb }]]))),
+      diskMb: {},
+    };
+  });
+/** A replica's JavaScript memory: a sawtooth of garbage (up to 30 MB every 20 s) on top of what it keeps, `live(t)`. */
+const sawtooth = (live: (t: number) => number) => (t: number) => live(t) + (t % 20) * 1.5;
 
 describe('judgeGrowth', () => {
   const opts = { warmupS: 60, windowS: 30, percent: 10, floorMb: 16 };
@@ -30,19 +36,46 @@ describe('judgeGrowth', () => {
   });
 
   it('lets a small process grow by a few MB, however large a share that is', () => {
-    expect(judgeGrowth(run(300, { redis: (t) => ({ mb: t < 150 ? 15 : 25 }) }), opts)[0]).toMatchObject({ ok: true, bound: { percent: 10, floorMb: 16 } });
+    expect(judgeGrowth(run(300, { redis: (t) => ({ mb: t < 150 ? 15 : 25 }) }), opts)[0]).toMatchObject({ ok: true, measure: 'rss', growthBound: { percent: 10, floorMb: 16 } });
     expect(judgeGrowth(run(300, { redis: (t) => ({ mb: t < 150 ? 15 : 40 }) }), opts)[0]!.ok).toBe(false);
   });
 
   it('judges a process with a ceiling by the ceiling, not by growth', () => {
     const filling = (t: number) => ({ mb: 50 + t });
-    expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 400 } })[0]).toMatchObject({ ok: true, bound: { mb: 400 } });
+    expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 400 } })[0]).toMatchObject({ ok: true, ceilingMb: 400 });
     expect(judgeGrowth(run(300, { jaeger: filling }), { ...opts, ceilings: { jaeger: 300 } })[0]!.ok).toBe(false);
   });
 
   it("judges the HA topology's nodes by their part's ceiling", () => {
     const [g] = judgeGrowth(run(300, { 'kafka-1': (t) => ({ mb: 350 + t }) }), { ...opts, ceilings: { kafka: 700 } });
-    expect(g).toMatchObject({ name: 'kafka-1', bound: { mb: 700 }, ok: true });
+    expect(g).toMatchObject({ name: 'kafka-1', ceilingMb: 700, ok: true });
+    expect(g!.growthBound).toBeUndefined();
+  });
+
+  it("judges a replica's growth on its JavaScript memory after collections, not on a resident size V8 has not given back", () => {
+    // Resident memory climbs 180 → 290 MB as V8 grows its heap (as orders-1 did in a CI soak); what it keeps is flat.
+    const heapFlat = (t: number) => ({ mb: Math.min(290, 180 + t * 0.5), heapMb: sawtooth(() => 60)(t) });
+    const [g] = judgeGrowth(run(300, { 'orders-1': heapFlat }), { ...opts, limits: { orders: 512 } });
+    expect(g).toMatchObject({ name: 'orders-1', measure: 'heap', baselineMb: 60, endMb: 60, ok: true, ceilingMb: 512 });
+    expect(g!.peakRssMb).toBe(290);
+  });
+
+  it('fails a replica whose JavaScript memory keeps growing once warm, though its garbage hides the trend in each sample', () => {
+    const leaking = (t: number) => ({ mb: 250, heapMb: sawtooth((x) => 60 + x * 0.2)(t) });
+    const [g] = judgeGrowth(run(300, { 'orders-1': leaking }), { ...opts, limits: { orders: 512 } });
+    expect(g).toMatchObject({ measure: 'heap', ok: false });
+    expect(g!.endMb - g!.baselineMb).toBeGreaterThan(16);
+  });
+
+  it('judges a replica that gave no JavaScript readings on its resident memory, growth and limit both', () => {
+    const [g] = judgeGrowth(run(300, { 'orders-0': (t) => ({ mb: 200 + t * 0.2 }) }), { ...opts, limits: { orders: 512 } });
+    expect(g).toMatchObject({ measure: 'rss', growthBound: { percent: 10, floorMb: 16 }, ceilingMb: 512, ok: false });
+  });
+
+  it("fails a replica whose resident memory goes over its pod's limit after warm-up, though its JavaScript memory is flat", () => {
+    const native = (t: number) => ({ mb: t < 200 ? 300 : 530, heapMb: 60 });
+    const [g] = judgeGrowth(run(300, { 'gateway-0': native }), { ...opts, limits: { gateway: 512 } });
+    expect(g).toMatchObject({ measure: 'heap', ok: false, peakRssMb: 530, ceilingMb: 512 });
   });
 
   it('does not judge a process a drill restarted between the two windows', () => {

@@ -12,11 +12,11 @@ import { sleep } from '../core/time.ts';
 import { parseAcks, type Ack } from '../drill/k6.ts';
 import { checkLedger, type LedgerCheck } from '../drill/ledger.ts';
 import { runAndReport } from '../commands/drill.ts';
-import { jaegerBudgetMb } from '../platforms/local/configs.ts';
+import { jaegerBudgetMb, replicaLimitMb } from '../platforms/local/configs.ts';
 import { paths, type RuntimeOptions, type Topology } from '../platforms/local/layout.ts';
 import { localPlatform } from '../platforms/local/platform.ts';
 import { down, fetchStatus, status as stackStatus, up } from '../platforms/local/runtime.ts';
-import { diskMb, judgeGrowth, rssMb, type Growth, type Sample } from './memory.ts';
+import { diskMb, heapMb, judgeGrowth, rssMb, type Growth, type Sample } from './memory.ts';
 import { renderSoakReport } from './report.ts';
 import { stopOnInterrupt } from '../core/interrupt.ts';
 
@@ -64,6 +64,8 @@ function acksUnder(dir: string): Ack[] {
  * ~110 MB of non-heap memory it starts with, and some margin).
  */
 export const memoryCeilingsMb = { jaeger: jaegerBudgetMb, kafka: 700 };
+/** A shop replica's resident memory stays within its pod's limit in the chart, besides not growing. */
+export const replicaLimitsMb = { gateway: replicaLimitMb, catalog: replicaLimitMb, orders: replicaLimitMb, kitchen: replicaLimitMb };
 
 export interface SoakDrill {
   name: string;
@@ -126,21 +128,32 @@ async function soak(opts: RuntimeOptions, flags: SoakFlags, topology: Topology):
     const s = await fetchStatus(opts);
     if (!s) return;
     const procs = [...s.components.filter((c) => c.pid).map((c) => ({ name: c.name, pid: c.pid! })), { name: 'supervisor', pid: s.supervisor.pid }];
+    const t = (Date.now() - started) / 1000;
     const rss: Sample['rss'] = {};
     for (const p of procs) {
       const mb = rssMb(p.pid);
       if (mb !== undefined) rss[p.name] = { mb, pid: p.pid };
     }
+    const heap: NonNullable<Sample['heap']> = {};
+    const replicas = s.components.filter((c) => c.kind === 'replica' && c.pid && c.health === 'ready');
+    await Promise.all(
+      replicas.map(async (c) => {
+        const mb = await heapMb(c.url);
+        if (mb !== undefined) heap[c.name] = { mb, pid: c.pid! };
+      }),
+    );
     const stores = s.components.filter((c) => /^(redis|kafka)(-\d)?$/.test(c.name)).map((c) => c.name);
-    samples.push({ t: (Date.now() - started) / 1000, rss, diskMb: Object.fromEntries(stores.map((name) => [name, diskMb(join(files.data, name))])) });
+    samples.push({ t, rss, heap, diskMb: Object.fromEntries(stores.map((name) => [name, diskMb(join(files.data, name))])) });
   };
   const progress = () => {
     const last = samples.at(-1);
     if (!last) return;
     const shop = Object.entries(last.rss).filter(([n]) => /^(gateway|catalog|orders|kitchen)-\d+$/.test(n)).map(([, r]) => r.mb);
+    const js = Object.values(last.heap ?? {}).map((h) => h.mb);
+    const jsRange = js.length ? ` (JavaScript ${Math.min(...js).toFixed(0)}–${Math.max(...js).toFixed(0)})` : '';
     const others = Object.entries(last.rss).filter(([n]) => !/^(gateway|catalog|orders|kitchen)-\d+$/.test(n)).map(([n, r]) => `${n} ${r.mb.toFixed(0)}`);
     const disk = Object.entries(last.diskMb).map(([n, mb]) => `${n} ${mb.toFixed(1)}`);
-    console.log(`  [${mm(last.t)}] memory MB: shop replicas ${Math.min(...shop).toFixed(0)}–${Math.max(...shop).toFixed(0)}, ${others.join(', ')} | disk MB: ${disk.join(', ')}`);
+    console.log(`  [${mm(last.t)}] memory MB: shop replicas ${Math.min(...shop).toFixed(0)}–${Math.max(...shop).toFixed(0)}${jsRange}, ${others.join(', ')} | disk MB: ${disk.join(', ')}`);
   };
   await takeSample();
   const sampler = setInterval(() => void takeSample(), 5000);
@@ -193,7 +206,7 @@ async function soak(opts: RuntimeOptions, flags: SoakFlags, topology: Topology):
   } finally {
     await reader.close();
   }
-  const growth = judgeGrowth(samples, { warmupS, windowS, percent: flags.growthPercent, floorMb: growthFloorMb, ceilings: memoryCeilingsMb });
+  const growth = judgeGrowth(samples, { warmupS, windowS, percent: flags.growthPercent, floorMb: growthFloorMb, limits: replicaLimitsMb, ceilings: memoryCeilingsMb });
   const passed = drills.length > 0 && drills.every((d) => d.verdict === 'pass') && ledger.lost === 0 && ledger.duplicated === 0 && growth.every((g) => g.ok);
   const result: SoakResult = { startedAt: new Date(started).toISOString(), minutes: flags.minutes, every: flags.every, seed: flags.seed, topology, drills, ledger, steadyRate, samples, warmupS, growth, passed };
   writeFileSync(join(flags.reportDir, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -202,15 +215,19 @@ async function soak(opts: RuntimeOptions, flags: SoakFlags, topology: Topology):
   return passed ? 0 : 1;
 }
 
+/** One process's memory verdict in words: its growth and its bound, and its peak against its ceiling. */
+export function describeGrowth(g: Growth): string {
+  const grew = `${g.measure === 'heap' ? 'JavaScript' : 'resident'} ${g.baselineMb.toFixed(0).padStart(4)} → ${g.endMb.toFixed(0).padStart(4)} MB (${g.growthPercent >= 0 ? '+' : ''}${g.growthPercent.toFixed(1)}%${g.growthBound ? `; ≤ ${g.growthBound.percent}% or ${g.growthBound.floorMb} MB` : ''})`;
+  const peak = g.ceilingMb !== undefined ? `, resident at most ${g.peakRssMb.toFixed(0)} MB (≤ ${g.ceilingMb} MB)` : '';
+  return `${grew}${peak}${g.restarted ? ': restarted by a drill, not judged' : ''}`;
+}
+
 function printSummary(r: SoakResult, dir: string) {
   console.log(`\n▶ ${r.passed ? 'PASS' : 'FAIL'}: soak of ${r.minutes} min, ${r.drills.length} drills (seed ${r.seed})`);
   for (const d of r.drills) console.log(`  ${d.verdict === 'pass' ? '✔' : '✘'} ${d.name}${d.ledger ? `  ${d.ledger.accepted} acknowledged, ${d.ledger.lost} lost, ${d.ledger.duplicated} duplicated` : ''}${d.failed.length ? `\n      ${d.failed.join('\n      ')}` : ''}`);
   const l = r.ledger;
   console.log(`  ${l.lost === 0 && l.duplicated === 0 ? '✔' : '✘'} the whole run's ledger: ${l.accepted} acknowledged, ${l.completed} completed, ${l.lost} lost, ${l.duplicated} duplicated`);
-  console.log(`  memory after ${mm(r.warmupS)} of warm-up (median of the first minute after it, against the last minute):`);
-  for (const g of r.growth) {
-    const bound = 'percent' in g.bound ? `≤ ${g.bound.percent}% or ${g.bound.floorMb} MB` : `≤ ${g.bound.mb} MB`;
-    console.log(`  ${g.ok ? '✔' : '✘'} ${g.name.padEnd(12)} ${g.baselineMb.toFixed(0).padStart(5)} → ${g.endMb.toFixed(0).padStart(5)} MB (${g.growthPercent >= 0 ? '+' : ''}${g.growthPercent.toFixed(1)}%; ${g.restarted ? 'restarted by a drill, not judged' : bound})`);
-  }
+  console.log(`  memory after ${mm(r.warmupS)} of warm-up (the first minute after it against the last; JavaScript memory at its lowest, resident memory's median):`);
+  for (const g of r.growth) console.log(`  ${g.ok ? '✔' : '✘'} ${g.name.padEnd(12)} ${describeGrowth(g)}`);
   console.log(`  report: ${join(dir, 'report.html')} (soak.json beside it)`);
 }

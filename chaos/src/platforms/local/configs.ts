@@ -85,6 +85,8 @@ ${jobs.join('\n')}
  */
 export const jaegerMaxTraces = 10_000;
 export const jaegerBudgetMb = 512;
+/** A shop replica's memory limit in the chart (`services.*.resources.limits.memory`), which `faultline soak` holds local replicas to. */
+export const replicaLimitMb = 512;
 
 /** Jaeger v2 all-in-one in memory, every port on loopback. */
 export function jaegerConfig(p: Ports) {
