@@ -6,6 +6,7 @@ import { benchGoals, checkBenchFlags, k6LimitedSteps, type BenchResult } from '.
 import { cpuPerOrderMs, medianOf, summarizeRuns } from '../../chaos/src/bench/figures.ts';
 import { packageOf, summarizeProfile, type CpuProfile } from '../../chaos/src/bench/profile.ts';
 import type { OverloadStep } from '../../chaos/src/bench/overload.ts';
+import { sumOf } from '../../chaos/src/bench/step.ts';
 import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, servingAgainMs, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { tempDir } from '../support/temp.ts';
@@ -185,6 +186,16 @@ describe('gateway CPU profile', () => {
       { name: 'node:events', selfMs: 1, share: 0.333 },
     ]);
     expect(s.topFunctions[0]).toMatchObject({ name: 'parse body-parser/lib/json.js:1', selfMs: 2 });
+  });
+});
+
+describe('reading counters from a /metrics page', () => {
+  const page = ['# HELP requests_shed_total x', 'requests_shed_total{service="gateway",reason="overload"} 3', 'requests_shed_total{service="gateway",reason="client_share"} 40', 'up 1'].join('\n');
+  it('sums the series with the labels asked for, and says when there is none (not zero)', () => {
+    expect(sumOf(page, 'requests_shed_total')).toBe(43);
+    expect(sumOf(page, 'requests_shed_total', { reason: 'client_share' })).toBe(40);
+    expect(sumOf(page, 'requests_shed_total', { reason: 'deadline' })).toBeUndefined();
+    expect(sumOf(page, 'up')).toBe(1);
   });
 });
 

@@ -146,10 +146,18 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sums a metric over replicas' /metrics (optionally matching label pairs), read directly without waiting for a scrape. */
 export async function scrape(url: string, metric: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1000) })
+  const text = await metricsText(url);
+  return text === undefined ? undefined : sumOf(text, metric, labels);
+}
+
+/** A process's /metrics page, or undefined when it does not answer within `timeoutMs`. */
+export const metricsText = (url: string, timeoutMs = 1000): Promise<string | undefined> =>
+  fetch(`${url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
     .then((r) => (r.ok ? r.text() : undefined))
     .catch(() => undefined);
-  if (text === undefined) return undefined;
+
+/** The sum of a metric's series that carry `labels`, from a /metrics page; undefined when it has none. */
+export function sumOf(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
   let sum: number | undefined;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
