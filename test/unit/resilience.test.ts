@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, wouldRefuseKey, type AdmissionOptions, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
+import { DeadlineExceeded, DependencyFailure, RetryBudget, admissionControl, stampDeadline, wouldRefuseKey, type AdmissionOptions, createDependency, drillBreaker, finishApp, createLogger, retryBackoff, type RetrySettings } from '@faultline/common';
 
 const fail = () => Promise.reject(new DependencyFailure('catalog', 'is unreachable'));
 const ok = () => Promise.resolve('menu');
@@ -191,9 +191,10 @@ describe('retries', () => {
 });
 
 /** An app behind admission control whose /work requests wait until the test lets them go, in order. */
-async function heldWork(options: Omit<AdmissionOptions, 'registry' | 'enabled'>) {
+async function heldWork(options: Omit<AdmissionOptions, 'registry' | 'enabled'>, deadlineMs?: number) {
   const registry = new Registry();
   const app = express();
+  if (deadlineMs !== undefined) app.use(stampDeadline(deadlineMs));
   app.use(admissionControl({ registry, enabled: true, ...options }));
   const wouldRefuse = (globalThis as Record<symbol, Array<(h: Record<string, string>) => boolean>>)[wouldRefuseKey]!.at(-1)!;
   const gates: Array<() => void> = [];
@@ -243,6 +244,27 @@ describe('admission control', () => {
       expect(((await shed.json()) as { error: { code: string } }).error.code).toBe('overloaded');
       expect(w.ran.length).toBe(3);
       expect(await metric(w.registry, 'requests_shed_total', { reason: 'overload' })).toBe(2);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('answers a request still waiting at its deadline with 503 deadline_exceeded then, and never works on it', async () => {
+    const w = await heldWork({ concurrency: 1, queue: 2 }, 300);
+    try {
+      const first = w.send('a');
+      await vi.waitFor(() => expect(w.ran).toEqual(['a']));
+      const sentAt = Date.now();
+      const late = await w.send('b'); // queued behind a slot that stays held past its deadline
+      expect(late.status).toBe(503);
+      expect(Date.now() - sentAt).toBeLessThan(2000); // answered at its deadline, not when the slot frees
+      expect(late.headers.get('retry-after')).toBe('1');
+      expect(((await late.json()) as { error: { code: string } }).error.code).toBe('deadline_exceeded');
+      expect(await metric(w.registry, 'admission_queue_requests')).toBe(0);
+      expect(await metric(w.registry, 'requests_shed_total', { reason: 'deadline' })).toBe(1);
+      w.release();
+      expect((await first).status).toBe(200);
+      expect(w.ran).toEqual(['a']);
     } finally {
       w.close();
     }

@@ -36,8 +36,8 @@ export interface AdmissionOptions {
  * not behind a flood: a freed slot goes to the waiting client holding the fewest places (in progress and queued); when
  * the queue is full a newcomer takes the place of the newest waiter of the client holding the most; and a client under
  * its fair share of the places (split among the clients holding any, not counting capped ones for an uncapped client)
- * is not refused for a full queue. A request whose deadline passed while it waited is dropped. A refusal allocates
- * nothing: its errors are made once.
+ * is not refused for a full queue. A request still waiting when its deadline passes is answered 503 then, not left to
+ * the client's timeout. A refusal allocates nothing: its errors are made once.
  */
 export function admissionControl({ registry, enabled, concurrency, limit = 'fixed', minConcurrency = 1, queue, perClient }: AdmissionOptions): RequestHandler {
   const metrics = resilienceMetrics(registry);
@@ -162,13 +162,33 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
     hold(client, 1);
     res.once('close', () => hold(client, -1));
     if (active < slots()) return work(res, next);
-    const waiter: Waiter = { start: () => work(res, next), refuse: () => shed(next) };
+    // A waiter still queued at its deadline is answered then: nobody waits for its work any more.
+    const remaining = remainingMs(res);
+    const expiry = Number.isFinite(remaining)
+      ? setTimeout(() => {
+          if (!queues.get(client)?.includes(waiter)) return;
+          dequeue(client, waiter);
+          metrics.shed.inc({ reason: 'deadline' });
+          next(new DeadlineExceeded('while it waited for admission'));
+        }, Math.max(0, remaining))
+      : undefined;
+    const waiter: Waiter = {
+      start: () => {
+        clearTimeout(expiry);
+        work(res, next);
+      },
+      refuse: () => {
+        clearTimeout(expiry);
+        shed(next);
+      },
+    };
     let waiting = queues.get(client);
     if (!waiting) queues.set(client, (waiting = []));
     waiting.push(waiter);
     queued++;
     // The client went away while queued: its place is freed at once.
     res.once('close', () => {
+      clearTimeout(expiry);
       if (queues.get(client)?.includes(waiter)) dequeue(client, waiter);
     });
   };
