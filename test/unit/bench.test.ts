@@ -6,9 +6,9 @@ import { benchGoals, checkBenchFlags, k6LimitedSteps, type BenchResult } from '.
 import { cpuPerOrderMs, medianOf, summarizeRuns } from '../../chaos/src/bench/figures.ts';
 import { packageOf, summarizeProfile, type CpuProfile } from '../../chaos/src/bench/profile.ts';
 import type { OverloadStep } from '../../chaos/src/bench/overload.ts';
-import { sumOf } from '../../chaos/src/bench/step.ts';
 import { atLeast, atMost, capacityOf, distribution, errorRate, goodputFraction, k6Bottleneck, median, nextRate, p95, quantile, refusedCostRatio, servingAgainMs, withinObjective, type StepCounts } from '../../chaos/src/bench/stats.ts';
 import { UsageError } from '../../chaos/src/core/errors.ts';
+import { readMetric } from '../../chaos/src/core/prometheus.ts';
 import { tempDir } from '../support/temp.ts';
 
 const step = (over: Partial<StepCounts> = {}): StepCounts => ({ offeredRps: 100, durationS: 10, iterations: 1000, dropped: 0, ok: 1000, good: 1000, limited: 0, shed: 0, serverErrors: 0, clientErrors: 0, noResponse: 0, admittedP99Ms: 200, ...over });
@@ -190,12 +190,13 @@ describe('gateway CPU profile', () => {
 });
 
 describe('reading counters from a /metrics page', () => {
-  const page = ['# HELP requests_shed_total x', 'requests_shed_total{service="gateway",reason="overload"} 3', 'requests_shed_total{service="gateway",reason="client_share"} 40', 'up 1'].join('\n');
-  it('sums the series with the labels asked for, and says when there is none (not zero)', () => {
-    expect(sumOf(page, 'requests_shed_total')).toBe(43);
-    expect(sumOf(page, 'requests_shed_total', { reason: 'client_share' })).toBe(40);
-    expect(sumOf(page, 'requests_shed_total', { reason: 'deadline' })).toBeUndefined();
-    expect(sumOf(page, 'up')).toBe(1);
+  const page = ['# HELP requests_shed_total x', 'requests_shed_total{service="gateway",reason="overload"} 3', 'requests_shed_total{service="gateway",reason="client_share"} 40', 'requests_shed_total_created 1', 'up 1'].join('\n');
+  it('sums the series whose labels match exactly, and says when there is none (not zero)', () => {
+    expect(readMetric(page, 'requests_shed_total', {})).toBe(43);
+    expect(readMetric(page, 'requests_shed_total', { reason: 'client_share' })).toBe(40);
+    expect(readMetric(page, 'requests_shed_total', { reason: 'client' })).toBeUndefined();
+    expect(readMetric(page, 'requests_shed_total', { reason: 'deadline' })).toBeUndefined();
+    expect(readMetric(page, 'up', {})).toBe(1);
   });
 });
 

@@ -1,9 +1,11 @@
 // The soak's judgement and its flags, on their own: memory growth after warm-up, the ceiling for a store that fills to
 // a cap, restarts, and bad input.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../chaos/src/core/errors.ts';
 import { checkSoakFlags, seededRandom, soakCatalogue } from '../../chaos/src/soak/command.ts';
-import { judgeGrowth, type Sample } from '../../chaos/src/soak/memory.ts';
+import { heapMb, judgeGrowth, type Sample } from '../../chaos/src/soak/memory.ts';
 import { tempDir } from '../support/temp.ts';
 
 /** One sample every 5 s for `seconds`, each process's RSS (and JavaScript memory, where given) from its function of time. */
@@ -81,6 +83,24 @@ describe('judgeGrowth', () => {
   it('does not judge a process a drill restarted between the two windows', () => {
     const [g] = judgeGrowth(run(300, { 'kitchen-0': (t) => (t < 200 ? { mb: 150, pid: 100 } : { mb: 300, pid: 200 }) }), opts);
     expect(g).toMatchObject({ restarted: true, ok: true });
+  });
+});
+
+describe("a replica's JavaScript memory", () => {
+  it('is its used heap plus external memory, read from its /metrics with its labels, and undefined when it has none', async () => {
+    const pages = [
+      ['nodejs_heap_size_used_bytes{service="orders",replica="1"} 52428800', 'nodejs_heap_size_total_bytes{service="orders",replica="1"} 99999999', 'nodejs_external_memory_bytes{service="orders",replica="1"} 10485760'].join('\n'),
+      'up 1',
+    ];
+    const server = createServer((_req, res) => res.end(pages.shift()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(await heapMb(url)).toBe(60);
+      expect(await heapMb(url)).toBeUndefined();
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 // Fairness under overload: a well-behaved client at half its quota, first alone, then while another key offers 10×C,
 // on a stack with the shop's own per-key quota and per-client admission share (not the raised limits of phases 1–4).
-import { drainLag, metricsText, runStep, sleep, sumOf, type BenchTarget, type StepResult } from './step.ts';
+import { metricsText, readMetric } from '../core/prometheus.ts';
+import { drainLag, runStep, sleep, type BenchTarget, type StepResult } from './step.ts';
 
 export interface FairnessResult {
   quietRps: number;
@@ -40,7 +41,7 @@ async function readRefusals(gateway: string, orderUrls: string[]): Promise<Refus
   };
   const [gatewayText, ...ordersTexts] = await Promise.all([gateway, ...orderUrls].map(read));
   if (gatewayText === undefined || ordersTexts.some((t) => t === undefined)) return undefined;
-  const sum = (texts: string[], metric: string, labels: Record<string, string>) => texts.reduce((a, t) => a + (sumOf(t, metric, labels) ?? 0), 0);
+  const sum = (texts: string[], metric: string, labels: Record<string, string>) => texts.reduce((a, t) => a + (readMetric(t, metric, labels) ?? 0), 0);
   const shed = <K extends string>(texts: string[], reasons: K[]) => Object.fromEntries(reasons.map((reason) => [reason, sum(texts, 'requests_shed_total', { reason })])) as Record<K, number>;
   return {
     quietByStatus: Object.fromEntries(statuses.map((code) => [code, sum([gatewayText], 'client_requests_total', { client: 'local', status_code: code })])),

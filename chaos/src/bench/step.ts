@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { procStat } from '../core/host.ts';
+import { metricsText, readMetric } from '../core/prometheus.ts';
 import { startK6 } from '../platforms/local/k6.ts';
 import { fetchStatus } from '../platforms/local/runtime.ts';
 import type { StackAddress } from '../platforms/local/layout.ts';
@@ -147,25 +148,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sums a metric over replicas' /metrics (optionally matching label pairs), read directly without waiting for a scrape. */
 export async function scrape(url: string, metric: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   const text = await metricsText(url);
-  return text === undefined ? undefined : sumOf(text, metric, labels);
+  return text === undefined ? undefined : readMetric(text, metric, labels);
 }
 
-/** A process's /metrics page, or undefined when it does not answer within `timeoutMs`. */
-export const metricsText = (url: string, timeoutMs = 1000): Promise<string | undefined> =>
-  fetch(`${url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
-    .then((r) => (r.ok ? r.text() : undefined))
-    .catch(() => undefined);
-
-/** The sum of a metric's series that carry `labels`, from a /metrics page; undefined when it has none. */
-export function sumOf(text: string, metric: string, labels: Record<string, string> = {}): number | undefined {
-  let sum: number | undefined;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 /** Waits (bounded) until kitchen's lag is back under a few orders, so that one step's backlog does not refuse the next. */
 export async function drainLag(orderUrls: string[], maxMs = 20_000) {

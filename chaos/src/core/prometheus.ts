@@ -32,6 +32,12 @@ export async function rangeQuery(prometheus: string, query: string, range: { sta
   return (body?.data?.result[0]?.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]).filter(([, v]) => Number.isFinite(v));
 }
 
+/** A process's /metrics page, or undefined when it does not answer within `timeoutMs`. */
+export const metricsText = (url: string, timeoutMs = 1000): Promise<string | undefined> =>
+  fetch(`${url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
+    .then((r) => (r.ok ? r.text() : undefined))
+    .catch(() => undefined);
+
 /** Sums the samples of `name` in a Prometheus text exposition whose labels include `labels`; undefined when none match. */
 export function readMetric(text: string, name: string, labels: Record<string, string>): number | undefined {
   let sum: number | undefined;

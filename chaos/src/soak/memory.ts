@@ -2,6 +2,7 @@
 // the stores' disk use, sampled on a timer; and whether memory stayed bounded once warm.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { metricsText, readMetric } from '../core/prometheus.ts';
 
 export interface Sample {
   /** Seconds since the soak started. */
@@ -29,13 +30,11 @@ export function rssMb(pid: number): number | undefined {
  * /metrics, or undefined when it does not answer in time.
  */
 export async function heapMb(url: string): Promise<number | undefined> {
-  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-  if (!res?.ok) return undefined;
-  const text = await res.text();
-  // The replica's default labels (service, replica) may follow the name.
-  const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1]);
-  const bytes = gauge('nodejs_heap_size_used_bytes') + gauge('nodejs_external_memory_bytes');
-  return Number.isFinite(bytes) ? bytes / 1024 / 1024 : undefined;
+  const text = await metricsText(url, 2000);
+  if (text === undefined) return undefined;
+  const bytes = (name: string) => readMetric(text, name, {}) ?? NaN;
+  const mb = (bytes('nodejs_heap_size_used_bytes') + bytes('nodejs_external_memory_bytes')) / 1024 / 1024;
+  return Number.isFinite(mb) ? mb : undefined;
 }
 
 /** Bytes under a directory, in MB; files that vanish while it is walked (Kafka rolls segments) are skipped. */
