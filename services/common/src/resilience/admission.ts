@@ -106,6 +106,7 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
   const overClientShare = apiError('over_client_share', `this client already holds its share of the ${places} admission places`, { retryAfterSeconds: 1 });
 
   const dequeue = (client: string, waiter: Waiter) => {
+    clearTimeout(waiter.expiry);
     const waiting = queues.get(client)!;
     waiting.splice(waiting.indexOf(waiter), 1);
     queued--;
@@ -162,33 +163,22 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
     hold(client, 1);
     res.once('close', () => hold(client, -1));
     if (active < slots()) return work(res, next);
+    const waiter: Waiter = { start: () => work(res, next), refuse: () => shed(next) };
     // A waiter still queued at its deadline is answered then: nobody waits for its work any more.
     const remaining = remainingMs(res);
-    const expiry = Number.isFinite(remaining)
-      ? setTimeout(() => {
-          if (!queues.get(client)?.includes(waiter)) return;
-          dequeue(client, waiter);
-          metrics.shed.inc({ reason: 'deadline' });
-          next(new DeadlineExceeded('while it waited for admission'));
-        }, Math.max(0, remaining))
-      : undefined;
-    const waiter: Waiter = {
-      start: () => {
-        clearTimeout(expiry);
-        work(res, next);
-      },
-      refuse: () => {
-        clearTimeout(expiry);
-        shed(next);
-      },
-    };
+    if (Number.isFinite(remaining)) {
+      waiter.expiry = setTimeout(() => {
+        dequeue(client, waiter);
+        metrics.shed.inc({ reason: 'deadline' });
+        next(new DeadlineExceeded('while it waited for admission'));
+      }, Math.max(0, remaining));
+    }
     let waiting = queues.get(client);
     if (!waiting) queues.set(client, (waiting = []));
     waiting.push(waiter);
     queued++;
     // The client went away while queued: its place is freed at once.
     res.once('close', () => {
-      clearTimeout(expiry);
       if (queues.get(client)?.includes(waiter)) dequeue(client, waiter);
     });
   };
@@ -197,4 +187,6 @@ export function admissionControl({ registry, enabled, concurrency, limit = 'fixe
 interface Waiter {
   start: () => void;
   refuse: () => void;
+  /** Answers it at its deadline while it waits; cleared when it leaves the queue, however it leaves. */
+  expiry?: ReturnType<typeof setTimeout>;
 }
