@@ -13,7 +13,7 @@ import { parseAcks, type Ack } from '../drill/k6.ts';
 import { checkLedger, type LedgerCheck } from '../drill/ledger.ts';
 import { runAndReport } from '../commands/drill.ts';
 import { jaegerBudgetMb, replicaLimitMb } from '../platforms/local/configs.ts';
-import { paths, type RuntimeOptions, type Topology } from '../platforms/local/layout.ts';
+import { paths, serviceNames, type RuntimeOptions, type Topology } from '../platforms/local/layout.ts';
 import { localPlatform } from '../platforms/local/platform.ts';
 import { down, fetchStatus, status as stackStatus, up } from '../platforms/local/runtime.ts';
 import { diskMb, heapMb, judgeGrowth, rssMb, type Growth, type Sample } from './memory.ts';
@@ -65,7 +65,7 @@ function acksUnder(dir: string): Ack[] {
  */
 export const memoryCeilingsMb = { jaeger: jaegerBudgetMb, kafka: 700 };
 /** A shop replica's resident memory stays within its pod's limit in the chart, besides not growing. */
-export const replicaLimitsMb = { gateway: replicaLimitMb, catalog: replicaLimitMb, orders: replicaLimitMb, kitchen: replicaLimitMb };
+export const replicaLimitsMb = Object.fromEntries(serviceNames.map((svc) => [svc, replicaLimitMb]));
 
 export interface SoakDrill {
   name: string;
